@@ -8,6 +8,7 @@ ticks that fall behind are skipped rather than bunched. The recorder measures it
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -100,11 +101,17 @@ class Sampler:
         return tuple(dict.fromkeys([*found, *disabled]))
 
     def host_info(self) -> HostInfo:
+        """This host's facts, merged from every collector (the first to know a field wins)."""
+        merged = HostInfo(self.host)
         for collector in self.collectors:
             info = collector.host_info()
-            if info is not None:
-                return info
-        return HostInfo(self.host)
+            if info is None:
+                continue
+            known = {f.name: getattr(info, f.name) for f in dataclasses.fields(HostInfo)
+                     if f.name != "name" and getattr(info, f.name) is not None
+                     and getattr(merged, f.name) is None}
+            merged = dataclasses.replace(merged, **known)
+        return merged
 
 
 @dataclass(frozen=True, slots=True)
