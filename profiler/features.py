@@ -59,8 +59,8 @@ class Features:
     def __init__(self, trace: Trace, step_s: float | None = None) -> None:
         self.trace = trace
         samples = trace.samples
-        step = step_s or trace.meta.interval_s or infer_interval(samples) or 1.0
-        self.step_s = max(float(step), MIN_STEP_S)
+        native = trace.meta.interval_s or infer_interval(samples) or 1.0
+        self.step_s = max(float(step_s or native), MIN_STEP_S)
         self._cache: dict[object, pd.DataFrame] = {}
         self._columns: dict[str, list[str]] = {}
         if samples.empty:
@@ -68,12 +68,16 @@ class Features:
             self.n_bins = 0
             self.t0 = pd.Timestamp(0, tz="UTC")
             self._present: set[str] = set()
+            self._slices: dict[str, tuple[int, int]] = {}
             return
         self._empty = False
         ts = samples["ts"].to_numpy(dtype="datetime64[ns]").astype("int64")
         t0 = int(ts.min())
         step_ns = int(round(self.step_s * 1e9))
-        self._bins = np.rint((ts - t0) / step_ns).astype("int64")
+        # Samples sit on a grid of the native interval, late by a little jitter: shifting by half
+        # a native interval puts each in its own bin (or m consecutive ones in a coarser bin).
+        half_native_ns = int(round(native * 1e9 / 2))
+        self._bins = ((ts - t0 + half_native_ns) // step_ns).astype("int64")
         self.n_bins = int(self._bins.max()) + 1
         self.t0 = pd.Timestamp(t0, unit="ns", tz="UTC")
         hosts = samples["host"].astype("category")

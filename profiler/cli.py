@@ -1,0 +1,284 @@
+"""The `profiler` command: argument parsing and wiring only; the work is in profiler.api.
+
+Exit codes: 0 done; 1 `diagnose --fail-on` found a finding at that severity; 2 bad usage or
+bad input (one line on stderr, no traceback); 3 internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.status import Status
+
+    from profiler.recorder import Progress
+
+from profiler import __version__
+from profiler.errors import InputError, ProfilerError, UsageError
+
+app = typer.Typer(
+    name="profiler",
+    help="Sample, replay and diagnose GPU node bottlenecks, ranked by the GPU time they cost.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+log = logging.getLogger("profiler")
+_debug = {"on": False}
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class InfoFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class RulesFormat(str, Enum):
+    text = "text"
+    markdown = "markdown"
+
+
+class Severity(str, Enum):
+    warning = "warning"
+    critical = "critical"
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"profiler {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Log to stderr; show tracebacks.")] = False,
+) -> None:
+    """Sample, replay and diagnose GPU node bottlenecks, ranked by the GPU time they cost."""
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                            format="%(asctime)s %(name)s: %(message)s")
+        _debug["on"] = True
+
+
+def _write(text: str, output: Path | None) -> None:
+    """Write a document to `output`, or to stdout (and nothing else goes to stdout)."""
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise InputError(str(output), f"cannot write: {e.strerror or e}") from None
+    err.print(f"wrote {output}", markup=False)
+
+
+def _status_line(label: str) -> tuple[Status | None, Callable[[Progress], None] | None]:
+    """A Rich status line on a terminal; nothing when stderr is not a TTY."""
+    if not err.is_terminal:
+        return None, None
+    status = err.status(label)
+    last = [0.0]
+
+    def update(progress: Progress) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.25:
+            last[0] = now
+            status.update(f"{label} · {progress.elapsed_s:.1f} s · {progress.ticks} samples · "
+                          f"profiler CPU {progress.cpu_percent:.1f} %")
+
+    return status, update
+
+
+@app.command(epilog="Example: profiler record --duration 60 --interval 0.5 --output run1")
+def record(
+    duration: Annotated[float | None, typer.Option(
+        "--duration", "-d", help="Seconds to record; default until Ctrl-C or SIGTERM.")] = None,
+    interval: Annotated[float, typer.Option(
+        "--interval", "-i", help="Seconds between samples (0.05 or more).")] = 1.0,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Trace directory to write (default profile-HOST-TIME).")] = None,
+    flush: Annotated[float, typer.Option(
+        "--flush", help="Seconds between flushes to disk: the most a crash can lose.")] = 5.0,
+) -> None:
+    """Record this node's GPU and host metrics into a trace."""
+    from profiler import api
+    from profiler.recorder import local_host_name
+
+    if output is None:
+        output = Path(f"profile-{local_host_name()}-{time.strftime('%Y%m%d-%H%M%S')}")
+    status, update = _status_line(f"Recording {local_host_name()} to {output}")
+    if status is not None:
+        with status:
+            trace = api.record(duration_s=duration, interval_s=interval, flush_s=flush,
+                               output=output, on_tick=update)
+    else:
+        trace = api.record(duration_s=duration, interval_s=interval, flush_s=flush,
+                           output=output)
+    err.print(f"wrote {output}: {trace.tick_count} samples over {trace.duration_s:.1f} s",
+              markup=False)
+
+
+@app.command(epilog="Example: profiler info run1")
+def info(
+    trace: Annotated[Path, typer.Argument(help="A trace (directory or Parquet file).")],
+    fmt: Annotated[InfoFormat, typer.Option("--format", "-f", help="Output format.")] =
+        InfoFormat.text,
+) -> None:
+    """Show what a trace holds: hosts, GPUs, metrics, what is missing and why, events."""
+    from profiler.info import render_text, summarize
+    from profiler.loaders import load_one
+
+    loaded, _ = load_one(trace)
+    facts = summarize(loaded)
+    text = (json.dumps(facts, indent=2, default=str) + "\n" if fmt is InfoFormat.json
+            else render_text(facts, str(trace)))
+    _write(text, None)
+
+
+@app.command(epilog="Examples: profiler diagnose    |    profiler diagnose run1 -f json -o r.json")
+def diagnose(
+    traces: Annotated[list[Path] | None, typer.Argument(
+        help="Recordings to diagnose; none samples this node live.")] = None,
+    duration: Annotated[float, typer.Option(
+        "--duration", "-d", help="Live: seconds to sample.")] = 15.0,
+    interval: Annotated[float, typer.Option(
+        "--interval", "-i", help="Live: seconds between samples.")] = 0.5,
+    fmt: Annotated[ReportFormat | None, typer.Option(
+        "--format", "-f", help="Report format (default: from --output's extension, else text).")]
+        = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the report here instead of stdout.")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help=f"Thresholds and rules to skip (default ./profiler.toml if "
+        "present).")] = None,
+    fail_on: Annotated[Severity | None, typer.Option(
+        "--fail-on", help="Exit 1 when a finding at or above this severity exists.")] = None,
+    gpu_hour_price: Annotated[float | None, typer.Option(
+        "--gpu-hour-price", help="Price of one GPU-hour, for the money-lost line.")] = None,
+    save: Annotated[Path | None, typer.Option(
+        "--save", help="Live: also keep the samples as a trace here.")] = None,
+) -> None:
+    """Rank this node's bottlenecks by the GPU time they cost, live or from recordings."""
+    import dataclasses
+
+    from profiler import api
+    from profiler.config import DEFAULT_CONFIG_NAME, load_config
+    from profiler.reports import format_for_path
+
+    if config is None and Path(DEFAULT_CONFIG_NAME).is_file():
+        config = Path(DEFAULT_CONFIG_NAME)
+        err.print(f"using {config}", markup=False)
+    settings = load_config(config)
+    if gpu_hour_price is not None:
+        if not gpu_hour_price >= 0:
+            raise UsageError(f"--gpu-hour-price must be 0 or more, not {gpu_hour_price}")
+        settings = dataclasses.replace(settings, gpu_hour_price=gpu_hour_price)
+    chosen = fmt.value if fmt else (format_for_path(str(output)) if output else None) or "text"
+    if traces:
+        trace, source = api.load(traces)
+    else:
+        status, update = _status_line("Sampling this node")
+        if status is not None:
+            with status:
+                trace = api.record(duration_s=duration, interval_s=interval, output=save,
+                                   on_tick=update)
+        else:
+            trace = api.record(duration_s=duration, interval_s=interval, output=save)
+        source = None
+    report = api.diagnose(trace, source, settings)
+    color = output is None and chosen == "text" and out.is_terminal and not out.no_color
+    _write(api.render(report, chosen, color=color), output)
+    if fail_on is not None and _at_or_above(report.worst_severity(), fail_on.value):
+        raise typer.Exit(1)
+
+
+def _at_or_above(worst: str | None, floor: str) -> bool:
+    order = {"info": 0, "warning": 1, "critical": 2}
+    return worst is not None and order[worst] >= order[floor]
+
+
+@app.command(name="rules", epilog="Example: profiler rules -f markdown > docs/rules.md")
+def rules_command(
+    fmt: Annotated[RulesFormat, typer.Option("--format", "-f", help="Output format.")] =
+        RulesFormat.text,
+) -> None:
+    """List every rule: its finding id, title, metrics needed, thresholds and documentation."""
+    from profiler.rules_doc import render_rules
+
+    _write(render_rules(fmt.value), None)
+
+
+@app.command(epilog="Example: profiler simulate thermal-throttling --gpus 8 -o sample.trace")
+def simulate(
+    scenario: Annotated[str | None, typer.Argument(
+        help="Scenario name; see --list.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Trace directory to write.")] = None,
+    duration: Annotated[float, typer.Option("--duration", "-d", help="Seconds simulated.")] =
+        600.0,
+    gpus: Annotated[int, typer.Option("--gpus", help="GPUs per host.")] = 8,
+    hosts: Annotated[int, typer.Option("--hosts", help="Hosts.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    intensity: Annotated[float, typer.Option(
+        "--intensity", help="Strength of the scenario's fault, 0 (none) to 1.")] = 1.0,
+    interval: Annotated[float, typer.Option("--interval", "-i", help="Seconds per sample.")] =
+        1.0,
+    list_: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
+) -> None:
+    """Write a simulated trace of a training job in a given state (healthy or a bottleneck)."""
+    from profiler.simulate import SCENARIOS
+    from profiler.simulate import simulate as run_simulation
+    from profiler.storage import write_trace
+
+    if list_:
+        width = max(len(n) for n in SCENARIOS)
+        _write("".join(f"{name:<{width}}  {s.description}\n" for name, s in SCENARIOS.items()),
+               None)
+        return
+    if scenario is None or output is None:
+        raise UsageError("simulate needs a SCENARIO and --output (or --list)")
+    trace = run_simulation(scenario, duration_s=duration, gpus=gpus, hosts=hosts, seed=seed,
+                           intensity=intensity, interval_s=interval)
+    write_trace(trace, output)
+    err.print(f"wrote {output}: {scenario}, {trace.tick_count} samples, "
+              f"{len(trace.samples)} rows", markup=False)
+
+
+def main() -> None:
+    """Console entry point: library errors become one line and exit 2, crashes exit 3."""
+    try:
+        app()
+    except ProfilerError as e:
+        err.print(f"profiler: error: {e}", style="bold red", markup=False, highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("profiler: interrupted", markup=False)
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - a crash must never read as a finding to CI
+        if _debug["on"]:
+            raise
+        err.print(f"profiler: internal error: {type(e).__name__}: {e} "
+                  "(rerun with --debug for the traceback)", style="bold red", markup=False,
+                  highlight=False)
+        sys.exit(3)
