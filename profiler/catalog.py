@@ -1,4 +1,5 @@
-"""The metric catalog: every canonical metric name, its unit and entity kind, and how outside names map onto it.
+"""The metric catalog: every canonical metric name, its unit and entity kind, and how outside
+names map onto it.
 
 Canonical names are the only names rules, features and renderers use. Values in a trace are in SI
 base units (bytes, bytes/s, W, Hz, celsius, seconds) or ratios 0..1; conversion happens at the edge,
@@ -36,7 +37,7 @@ UNITS: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class Metric:
-    """One canonical metric: its name, SI unit, the kind of entity it describes, and what it means."""
+    """One canonical metric: its name, SI unit, the kind of entity it describes, its meaning."""
 
     name: str
     unit: str
@@ -133,7 +134,8 @@ _METRICS: tuple[Metric, ...] = (
     _m("host.major_faults", "1/s", "host", "major page faults (reads from disk)"),
     _m("host.psi.cpu_some", "ratio", "host", "share of time some task waited for a CPU (PSI)"),
     _m("host.psi.io_some", "ratio", "host", "share of time some task stalled on I/O (PSI)"),
-    _m("host.psi.io_full", "ratio", "host", "share of time all non-idle tasks stalled on I/O (PSI)"),
+    _m("host.psi.io_full", "ratio", "host",
+       "share of time all non-idle tasks stalled on I/O (PSI)"),
     _m("host.psi.memory_some", "ratio", "host", "share of time some task stalled on memory (PSI)"),
     _m("host.psi.memory_full", "ratio", "host",
        "share of time all non-idle tasks stalled on memory (PSI)"),
@@ -176,7 +178,8 @@ def kind_of(name: str) -> EntityKind:
     return metric(name).kind
 
 
-# Clock event ("throttle") reason bits: NVML nvmlClocksEventReason*, DCGM DCGM_CLOCKS_EVENT_REASON_*.
+# Clock event ("throttle") reason bits: NVML nvmlClocksEventReason*,
+# DCGM DCGM_CLOCKS_EVENT_REASON_*.
 CLOCK_EVENT_BITS: dict[str, int] = {
     "gpu_idle": 0x001,
     "applications_clocks_setting": 0x002,
@@ -291,7 +294,8 @@ NVML: tuple[OutsideName, ...] = (
                 counter=True, field_id=138, note="cumulative KiB, scopeId 0xFFFFFFFF = all links"),
     OutsideName("nvml", "NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX", "gpu.nvlink_rx", KIB,
                 counter=True, field_id=139, note="cumulative KiB, scopeId 0xFFFFFFFF = all links"),
-    OutsideName("nvml", "nvmlDeviceGetTotalEccErrors(UNCORRECTED, VOLATILE)", "gpu.ecc_uncorrected"),
+    OutsideName("nvml", "nvmlDeviceGetTotalEccErrors(UNCORRECTED, VOLATILE)",
+                "gpu.ecc_uncorrected"),
     OutsideName("nvml", "nvmlDeviceGetTotalEccErrors(CORRECTED, VOLATILE)", "gpu.ecc_corrected"),
     OutsideName("nvml", "nvmlDeviceGetRemappedRows()[1]", "gpu.remapped_rows_uncorrectable"),
     OutsideName("nvml", "nvmlDeviceGetRemappedRows()[2]", "gpu.row_remap_pending"),
@@ -364,7 +368,7 @@ DCGM: tuple[OutsideName, ...] = (
     *_dcgm(("DCGM_FI_PROF_PCIE_RX_BYTES_TOTAL",), 1092, "gpu.pcie_rx", counter=True, preference=2),
     *_dcgm(("DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "DCGM_FI_DEV_NVLINK_THROUGHPUT_TOTAL"), 449,
            "gpu.nvlink_total", KIB * 1000.0,
-           note="already a rate (KiB/s / 1000, RX+TX) although declared a counter: never rate() it"),
+           note="already a rate (KiB/s / 1000, RX+TX) though declared a counter: never rate() it"),
     *_dcgm(("DCGM_FI_DEV_NVLINK_TX_BANDWIDTH_TOTAL", "DCGM_FI_DEV_NVLINK_TX_THROUGHPUT_TOTAL"), 843,
            "gpu.nvlink_tx", KIB * 1000.0),
     *_dcgm(("DCGM_FI_DEV_NVLINK_RX_BANDWIDTH_TOTAL", "DCGM_FI_DEV_NVLINK_RX_THROUGHPUT_TOTAL"), 897,

@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -40,23 +40,23 @@ log = logging.getLogger("profiler")
 _debug = {"on": False}
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
 
 
-class InfoFormat(str, Enum):
+class InfoFormat(StrEnum):
     text = "text"
     json = "json"
 
 
-class RulesFormat(str, Enum):
+class RulesFormat(StrEnum):
     text = "text"
     markdown = "markdown"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     warning = "warning"
     critical = "critical"
 
@@ -170,7 +170,7 @@ def diagnose(
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write the report here instead of stdout.")] = None,
     config: Annotated[Path | None, typer.Option(
-        "--config", "-c", help=f"Thresholds and rules to skip (default ./profiler.toml if "
+        "--config", "-c", help="Thresholds and rules to skip (default ./profiler.toml if "
         "present).")] = None,
     fail_on: Annotated[Severity | None, typer.Option(
         "--fail-on", help="Exit 1 when a finding at or above this severity exists.")] = None,
@@ -275,7 +275,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("profiler: interrupted", markup=False)
         sys.exit(130)
-    except Exception as e:  # noqa: BLE001 - a crash must never read as a finding to CI
+    except Exception as e:
         if _debug["on"]:
             raise
         err.print(f"profiler: internal error: {type(e).__name__}: {e} "

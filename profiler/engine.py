@@ -28,7 +28,7 @@ DOC_HEADINGS = ("Fires when:", "Does not fire when:", "Remedy:", "Sources:")
 
 @dataclass(frozen=True, slots=True)
 class Threshold:
-    """A rule's tunable number: its default, unit, allowed range and where the default comes from."""
+    """A rule's tunable number: its default, unit, allowed range and the source of the default."""
 
     default: float
     unit: str
@@ -93,7 +93,7 @@ class NotCheckedReason:
     reason: str
 
 
-class NotChecked(Exception):  # noqa: N818 - it is a verdict, not an error
+class NotChecked(Exception):
     """Raised by a rule that cannot be evaluated on this trace; the message is the reason."""
 
 
@@ -130,7 +130,7 @@ RULES: dict[str, RuleSpec] = {}
 
 def rule(
     *,
-    id: str,  # noqa: A002 - the public name of a finding id
+    id: str,
     title: str,
     needs: Sequence[str],
     remediation: str,
@@ -207,7 +207,8 @@ def _absence_text(spec: RuleSpec, features: Features, missing: list[str]) -> str
     for need in missing:
         reasons = [r for r in (features.trace.absence_reason(n) for n in need.split("|")) if r]
         names = " or ".join(need.split("|"))
-        parts.append(f"needs {names}: {reasons[0]}" if reasons else f"needs {names}, not in this data")
+        parts.append(f"needs {names}: {reasons[0]}" if reasons
+                     else f"needs {names}, not in this data")
     return "; ".join(parts)
 
 

@@ -71,7 +71,8 @@ def render_text(info: dict[str, Any], path: str) -> str:
     lines.append(f"Hosts ({len(info['hosts'])}):")
     for host in info["hosts"]:
         facts = [f"{host['cpu_count']} CPUs" if host.get("cpu_count") else "",
-                 shaping.value(host["mem_total"], "bytes") + " RAM" if host.get("mem_total") else "",
+                 (shaping.value(host["mem_total"], "bytes") + " RAM"
+                  if host.get("mem_total") else ""),
                  f"kernel {host['kernel']}" if host.get("kernel") else "",
                  f"driver {host['driver_version']}" if host.get("driver_version") else ""]
         lines.append(f"  {host['name']}: " + (", ".join(f for f in facts if f) or "no details"))

@@ -44,11 +44,13 @@ MAX_FAULTS_BEFORE_DISABLE = 5
 
 
 def local_host_name() -> str:
-    return socket.gethostname().split(".")[0] or "localhost"
+    name: str = socket.gethostname().split(".")[0]
+    return name or "localhost"
 
 
 def _iso(ts_ns: int) -> str:
-    return pd.Timestamp(ts_ns, unit="ns", tz="UTC").isoformat()
+    text: str = pd.Timestamp(ts_ns, unit="ns", tz="UTC").isoformat()
+    return text
 
 
 class Sampler:
@@ -73,7 +75,7 @@ class Sampler:
             try:
                 collector.sample(self.buffer)
                 self._faults[collector.name] = 0
-            except Exception as e:  # noqa: BLE001 - the last line of defence: never crash a recording
+            except Exception as e:
                 self._fault(collector, e)
 
     def _fault(self, collector: Collector, error: Exception) -> None:
@@ -92,7 +94,7 @@ class Sampler:
         for collector in self.collectors:
             try:
                 collector.close()
-            except Exception as e:  # noqa: BLE001 - closing must not lose the recording
+            except Exception as e:
                 log.warning("closing %s failed: %s", collector.name, e)
 
     def absences(self) -> tuple[Absence, ...]:

@@ -293,7 +293,7 @@ class Trace:
         """From the first to the last sample, plus one interval (each sample covers one)."""
         if self.samples.empty:
             return 0.0
-        span = (self.samples["ts"].max() - self.samples["ts"].min()).total_seconds()
+        span: float = (self.samples["ts"].max() - self.samples["ts"].min()).total_seconds()
         return span + (self.meta.interval_s or 0.0)
 
     @property
@@ -365,5 +365,5 @@ def infer_interval(samples: pd.DataFrame) -> float | None:
     times = np.unique(samples["ts"].to_numpy(dtype="datetime64[ns]").astype("int64"))
     if len(times) < 2:
         return None
-    step = float(np.median(np.diff(times))) / 1e9
+    step = float(np.median(np.diff(times)) / 1e9)
     return step if math.isfinite(step) and step > 0 else None

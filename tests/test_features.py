@@ -83,7 +83,8 @@ def test_gpu_util_falls_back_to_graphics_engine_activity(make_trace) -> None:
 
 
 def test_idle_energy_integrates_power_over_idle_time(make_trace) -> None:
-    f = Features(make_trace({"gpu0": {"gpu.util": [0, 0, 1, 0.5], "gpu.power": [80, 80, 600, 400]}}))
+    f = Features(make_trace({"gpu0": {"gpu.util": [0, 0, 1, 0.5],
+                                      "gpu.power": [80, 80, 600, 400]}}))
     assert f.idle_energy_j() == pytest.approx(80 + 80 + 0 + 200)
 
 

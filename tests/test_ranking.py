@@ -9,7 +9,7 @@ from profiler.ranking import rank, total_lost
 
 
 def F(id: str, entities: tuple[str, ...], lost: float | None, severity: str = "warning",
-      hardware: bool = False) -> Finding:  # noqa: A002, N802
+      hardware: bool = False) -> Finding:
     return Finding(entities=entities, gpu_time_lost=lost, id=id, title=id, severity=severity,
                    hardware_error=hardware)  # type: ignore[arg-type]
 

@@ -42,7 +42,8 @@ class MarkdownRenderer:
                     lines += ["| Metric | Entity | Observed | Threshold | Note |",
                               "|---|---|--:|--:|---|"]
                     for e in f.evidence:
-                        threshold = "" if e.threshold is None else shaping.value(e.threshold, e.unit)
+                        threshold = ("" if e.threshold is None
+                                     else shaping.value(e.threshold, e.unit))
                         lines.append(f"| `{e.metric}` | {_cell(e.entity)} | "
                                      f"{shaping.value(e.observed, e.unit)} | {threshold} | "
                                      f"{_cell(e.note)} |")
