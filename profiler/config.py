@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from profiler.engine import RULES, RuleSettings
+from profiler.engine import VARIANTS, RuleSettings, Threshold
 from profiler.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "profiler.toml"
@@ -82,23 +82,36 @@ def _rule_settings(table: Any, source: str) -> RuleSettings:
     if not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
         raise ConfigError(source, "rules.disable", "must be a list of rule ids")
     for rule_id in disabled:
-        if rule_id not in RULES:
+        if rule_id not in VARIANTS:
             raise ConfigError(source, "rules.disable", f"unknown rule id {rule_id!r}")
     overrides: dict[str, dict[str, float]] = {}
-    for rule_id, values in table.items():
-        if rule_id == "disable":
+    for rule_key, values in table.items():
+        if rule_key == "disable":
             continue
-        if rule_id not in RULES:
-            raise ConfigError(source, f"rules.{rule_id}",
+        known = _thresholds_of(rule_key)
+        if known is None:
+            raise ConfigError(source, f"rules.{rule_key}",
                               "unknown rule id (see `profiler rules`)")
         if not isinstance(values, dict):
-            raise ConfigError(source, f"rules.{rule_id}", "must be a table of thresholds")
-        spec = RULES[rule_id]
+            raise ConfigError(source, f"rules.{rule_key}", "must be a table of thresholds")
         for name, value in values.items():
-            key = f"rules.{rule_id}.{name}"
-            if name not in spec.thresholds:
-                known = ", ".join(sorted(spec.thresholds)) or "none"
-                raise ConfigError(source, key, f"unknown threshold (this rule has: {known})")
-            low, high = spec.thresholds[name].bounds
-            overrides.setdefault(rule_id, {})[name] = _number(value, source, key, low, high)
+            key = f"rules.{rule_key}.{name}"
+            if name not in known:
+                names = ", ".join(sorted(known)) or "none"
+                raise ConfigError(source, key, f"unknown threshold (this rule has: {names})")
+            low, high = known[name].bounds
+            overrides.setdefault(rule_key, {})[name] = _number(value, source, key, low, high)
     return RuleSettings(overrides=overrides, disabled=frozenset(disabled))
+
+
+def _thresholds_of(rule_key: str) -> dict[str, Threshold] | None:
+    """Thresholds of a finding id (all its variants) or of one "id@variant"; None if unknown."""
+    rule_id = rule_key.split("@", 1)[0]
+    specs = [s for s in VARIANTS.get(rule_id, []) if "@" not in rule_key or s.key == rule_key]
+    if not specs:
+        return None
+    known: dict[str, Threshold] = {}
+    for spec in specs:
+        for name, threshold in spec.thresholds.items():
+            known.setdefault(name, threshold)
+    return known

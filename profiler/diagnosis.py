@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol, runtime_checkable
+
 import rules  # noqa: F401 - importing the package registers every rule
 from profiler.engine import RuleSettings, run_rules
 from profiler.features import Features
@@ -11,6 +13,21 @@ from profiler.trace import Trace
 
 HOURS_PER_DAY = 24.0
 J_PER_KWH = 3.6e6
+
+
+@runtime_checkable
+class ReportsExtras(Protocol):
+    """An analysis attached to a Trace by its loader that adds top-level report sections."""
+
+    def report_extras(self) -> dict[str, Any]: ...
+
+
+def _extras(trace: Trace) -> dict[str, Any]:
+    extras: dict[str, Any] = {}
+    for analysis in trace.analyses.values():
+        if isinstance(analysis, ReportsExtras):
+            extras.update(analysis.report_extras())
+    return extras
 
 
 def diagnose(
@@ -55,4 +72,5 @@ def diagnose(
         gpus=tuple(gpus),
         samples=trace.tick_count,
         interval_s=features.step_s if features.n_bins else trace.meta.interval_s,
+        extras=_extras(trace),
     )

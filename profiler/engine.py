@@ -102,7 +102,12 @@ RuleFunc = Callable[["Features", Thresholds], list[Finding]]
 
 @dataclass(frozen=True, slots=True)
 class RuleSpec:
-    """A registered rule. `needs` entries are metric names; "a|b" means either will do."""
+    """A registered rule. `needs` entries are metric names; "a|b" means either will do.
+
+    One finding id may have several evaluators for different kinds of data (a `variant`, e.g.
+    "pytorch" for profiler timelines); the engine runs, per id, the first one by `priority`
+    (highest first) whose needs the trace meets.
+    """
 
     id: str
     title: str
@@ -112,6 +117,13 @@ class RuleSpec:
     remediation: str
     groups: tuple[str, ...] = ()
     live_only: bool = False
+    variant: str | None = None
+    priority: int = 0
+
+    @property
+    def key(self) -> str:
+        """Unique registry key: the id, or "id@variant"."""
+        return self.id if self.variant is None else f"{self.id}@{self.variant}"
 
     @property
     def doc(self) -> str:
@@ -125,7 +137,8 @@ class RuleSpec:
         return {name: t.default for name, t in self.thresholds.items()}
 
 
-RULES: dict[str, RuleSpec] = {}
+RULES: dict[str, RuleSpec] = {}  # finding id -> its primary (variant-less) evaluator
+VARIANTS: dict[str, list[RuleSpec]] = {}  # finding id -> every evaluator, highest priority first
 
 
 def rule(
@@ -137,12 +150,15 @@ def rule(
     thresholds: Mapping[str, Threshold] | None = None,
     groups: Sequence[str] = (),
     live_only: bool = False,
+    variant: str | None = None,
+    priority: int = 0,
 ) -> Callable[[RuleFunc], RuleFunc]:
     """Register a rule function under a stable public id (refuses duplicates and bad docs)."""
 
     def register(func: RuleFunc) -> RuleFunc:
-        if id in RULES:
-            raise RuntimeError(f"rule id {id!r} registered twice")
+        key = id if variant is None else f"{id}@{variant}"
+        if any(spec.key == key for spec in VARIANTS.get(id, [])):
+            raise RuntimeError(f"rule {key!r} registered twice")
         doc = inspect.cleandoc(func.__doc__ or "")
         missing = [h for h in DOC_HEADINGS if h not in doc]
         if missing:
@@ -157,8 +173,11 @@ def rule(
             low, high = th.bounds
             if not low <= th.default <= high:
                 raise RuntimeError(f"rule {id}: threshold {name} default outside its bounds")
-        RULES[id] = RuleSpec(id, title, func, tuple(needs), dict(thresholds or {}), remediation,
-                             tuple(groups), live_only)
+        spec = RuleSpec(id, title, func, tuple(needs), dict(thresholds or {}), remediation,
+                        tuple(groups), live_only, variant, priority)
+        VARIANTS[id] = sorted([*VARIANTS.get(id, []), spec], key=lambda s: -s.priority)
+        if variant is None or id not in RULES:
+            RULES[id] = spec
         return func
 
     return register
@@ -180,13 +199,17 @@ def severity_for(finding: Finding) -> Severity:
 
 @dataclass(slots=True)
 class RuleSettings:
-    """Per-run rule configuration: threshold overrides by rule id, and rules turned off."""
+    """Per-run rule configuration: threshold overrides by rule id, and rules turned off.
+
+    Overrides are keyed by finding id (all its variants) or "id@variant" (that one only)."""
 
     overrides: dict[str, dict[str, float]] = field(default_factory=dict)
     disabled: frozenset[str] = frozenset()
 
     def thresholds_for(self, spec: RuleSpec) -> Thresholds:
-        return Thresholds({**spec.defaults(), **self.overrides.get(spec.id, {})})
+        mine = {**self.overrides.get(spec.id, {}), **self.overrides.get(spec.key, {})}
+        return Thresholds({**spec.defaults(),
+                           **{k: v for k, v in mine.items() if k in spec.thresholds}})
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,23 +242,19 @@ def run_rules(features: Features, settings: RuleSettings | None = None,
     findings: list[Finding] = []
     not_checked: list[NotCheckedReason] = []
     checked: list[str] = []
-    for spec in (RULES[i] for i in (rule_ids or sorted(RULES))):
-        if spec.id in settings.disabled:
+    for rule_id in rule_ids or sorted(VARIANTS):
+        if rule_id in settings.disabled:
             continue
-        if spec.live_only and not features.is_live_recording:
-            not_checked.append(NotCheckedReason(spec.id, "only checked on a live recording of "
-                                                "this node (needs its processes)"))
-            continue
-        missing = missing_needs(spec, features)
-        if missing:
-            not_checked.append(NotCheckedReason(spec.id, _absence_text(spec, features, missing)))
+        spec, reason = _choose_evaluator(rule_id, features)
+        if spec is None:
+            not_checked.append(NotCheckedReason(rule_id, reason))
             continue
         try:
             produced = spec.func(features, settings.thresholds_for(spec))
         except NotChecked as e:
-            not_checked.append(NotCheckedReason(spec.id, str(e)))
+            not_checked.append(NotCheckedReason(rule_id, str(e)))
             continue
-        checked.append(spec.id)
+        checked.append(rule_id)
         for found in produced:
             found = dataclasses.replace(
                 found, id=spec.id, title=found.title or spec.title,
@@ -243,6 +262,21 @@ def run_rules(features: Features, settings: RuleSettings | None = None,
                 gpu_time_lost=_clip(found.gpu_time_lost))
             findings.append(dataclasses.replace(found, severity=severity_for(found)))
     return RuleOutcome(tuple(findings), tuple(not_checked), tuple(checked))
+
+
+def _choose_evaluator(rule_id: str, features: Features) -> tuple[RuleSpec | None, str]:
+    """The highest-priority evaluator of `rule_id` this trace can feed, or why there is none."""
+    reasons: list[str] = []
+    for spec in VARIANTS[rule_id]:
+        if spec.live_only and not features.is_live_recording:
+            reasons.append("only checked on a live recording of this node (needs its processes)")
+            continue
+        missing = missing_needs(spec, features)
+        if missing:
+            reasons.append(_absence_text(spec, features, missing))
+            continue
+        return spec, ""
+    return None, "; or ".join(dict.fromkeys(reasons))
 
 
 def _clip(value: float | None) -> float | None:

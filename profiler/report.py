@@ -63,6 +63,9 @@ class Report:
     interval_s: float | None
     schema_version: int = SCHEMA_VERSION
     tool_version: str = __version__
+    # Extra top-level JSON sections from analyses of richer input, e.g. "breakdown" (per-rank
+    # GPU time breakdown of PyTorch profiler traces); documented in docs/report-format.md.
+    extras: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def headline(self) -> Finding | None:
@@ -136,4 +139,5 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "checked": list(report.checked),
         "cost": {k: _num(v) if isinstance(v, float) else v
                  for k, v in dataclasses.asdict(report.cost).items()},
+        **report.extras,
     }

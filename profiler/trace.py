@@ -223,6 +223,9 @@ class Trace:
     samples: pd.DataFrame
     meta: TraceMeta = field(default_factory=TraceMeta)
     events: pd.DataFrame = field(default_factory=empty_events)
+    # Results a loader derived from richer input (a profiler timeline's per-rank breakdown),
+    # kept in memory for the report; not part of the on-disk format.
+    analyses: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_series(
@@ -337,7 +340,11 @@ class Trace:
             unavailable=_unique(a for m in metas for a in m.unavailable),
             overhead=None,
         )
-        return Trace(samples, meta, normalize_events(events) if not events.empty else events)
+        analyses: dict[str, Any] = {}
+        for t in traces:
+            analyses.update(t.analyses)
+        return Trace(samples, meta, normalize_events(events) if not events.empty else events,
+                     analyses)
 
 
 def _unique(items: Iterable[Any]) -> tuple[Any, ...]:
