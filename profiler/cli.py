@@ -44,6 +44,7 @@ class ReportFormat(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    html = "html"
 
 
 class InfoFormat(StrEnum):
@@ -206,9 +207,11 @@ def diagnose(
         else:
             trace = api.record(duration_s=duration, interval_s=interval, output=save)
         source = None
+    if chosen == "html" and output is None and out.is_terminal:
+        raise UsageError("an HTML report goes to a file: add --output report.html")
     report = api.diagnose(trace, source, settings)
     color = output is None and chosen == "text" and out.is_terminal and not out.no_color
-    _write(api.render(report, chosen, color=color), output)
+    _write(api.render(report, chosen, color=color, trace=trace), output)
     if fail_on is not None and _at_or_above(report.worst_severity(), fail_on.value):
         raise typer.Exit(1)
 
@@ -216,6 +219,20 @@ def diagnose(
 def _at_or_above(worst: str | None, floor: str) -> bool:
     order = {"info": 0, "warning": 1, "critical": 2}
     return worst is not None and order[worst] >= order[floor]
+
+
+@app.command(epilog="Keys: q quit, g GPU pane, h host pane, Tab switch")
+def top(
+    interval: Annotated[float, typer.Option(
+        "--interval", "-i", help="Seconds between refreshes.")] = 1.0,
+    window: Annotated[float, typer.Option(
+        "--window", help="Seconds of history the findings are diagnosed over.")] = 60.0,
+) -> None:
+    """Show a live full-screen view of this node's GPUs and host, with its top findings."""
+    from collectors import default_collectors
+    from profiler.top import run_top
+
+    run_top(default_collectors(), interval_s=interval, window_s=window, console=out)
 
 
 @app.command(name="rules", epilog="Example: profiler rules -f markdown > docs/rules.md")

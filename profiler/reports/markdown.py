@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from profiler.trace import Trace
 
 from profiler.report import Report, verdict
 from profiler.reports import shaping
@@ -18,7 +21,8 @@ class MarkdownRenderer:
     format: ClassVar[str] = "markdown"
     extension: ClassVar[str] = "md"
 
-    def render(self, report: Report, *, color: bool = False) -> str:
+    def render(self, report: Report, *, color: bool = False,
+               trace: Trace | None = None) -> str:
         lines = [f"### {_cell(verdict(report))}", ""]
         lines.append(f"{', '.join(report.hosts) or 'no host'} · {len(report.gpus)} GPUs · "
                      f"{shaping.duration(report.window.duration_s)} · {report.samples} samples")

@@ -7,7 +7,7 @@ Rendered by Rich into a string of at most 100 columns; plain text unless `color`
 from __future__ import annotations
 
 import io
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich import box
 from rich.console import Console, Group
@@ -16,6 +16,10 @@ from rich.table import Table
 from rich.text import Text
 
 from profiler.engine import Finding
+
+if TYPE_CHECKING:
+    from profiler.trace import Trace
+
 from profiler.report import Report, verdict
 from profiler.reports import shaping
 
@@ -27,7 +31,8 @@ class TextRenderer:
     format: ClassVar[str] = "text"
     extension: ClassVar[str] = "txt"
 
-    def render(self, report: Report, *, color: bool = False) -> str:
+    def render(self, report: Report, *, color: bool = False,
+               trace: Trace | None = None) -> str:
         buffer = io.StringIO()
         console = Console(file=buffer, width=WIDTH, force_terminal=color, no_color=not color,
                           color_system="standard" if color else None, highlight=False,

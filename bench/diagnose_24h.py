@@ -1,0 +1,63 @@
+"""Diagnose a simulated 24-hour, 8-GPU, 1 Hz trace (host metrics too) end to end.
+
+Prints the wall time and peak RSS of `profiler diagnose TRACE` (a fresh process: read the
+Parquet trace, build features, run every rule, render) and the throughput in samples/s.
+Goal (issue 4): < 5 s wall and < 2 GB peak RSS on a 2-core machine.
+
+usage: python bench/diagnose_24h.py [--hours 24] [--gpus 8] [--scenario data-starved-storage]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hours", type=float, default=24.0)
+    ap.add_argument("--gpus", type=int, default=8)
+    ap.add_argument("--scenario", default="data-starved-storage")
+    ap.add_argument("--keep", help="write the trace here and keep it")
+    a = ap.parse_args()
+
+    from profiler.simulate import simulate
+    from profiler.storage import write_trace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(a.keep or os.path.join(tmp, "day.trace"))
+        t0 = time.perf_counter()
+        trace = simulate(a.scenario, duration_s=a.hours * 3600, gpus=a.gpus, seed=1)
+        write_trace(trace, path)
+        rows, ticks = len(trace.samples), trace.tick_count
+        del trace
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        print(f"simulated {a.hours:g} h x {a.gpus} GPUs: {rows:,} rows, {ticks:,} samples, "
+              f"{size / 1e6:.1f} MB on disk ({time.perf_counter() - t0:.1f} s)")
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        t0 = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "profiler", "diagnose", str(path), "-f",
+                                 "json"], capture_output=True, text=True, env=env, check=False)
+        wall = time.perf_counter() - t0
+        child = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if result.returncode != 0:
+            sys.exit(f"diagnose failed ({result.returncode}): {result.stderr.strip()}")
+        import json
+
+        findings = [f["id"] for f in json.loads(result.stdout)["findings"]]
+        print(f"diagnose: {wall:.2f} s wall, peak RSS {child.ru_maxrss / 1024:.0f} MB, "
+              f"{rows / wall:,.0f} rows/s, {ticks * a.gpus / wall:,.0f} GPU-samples/s")
+        print(f"findings: {', '.join(findings) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
