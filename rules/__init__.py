@@ -1,1 +1,6 @@
 """Rules: one module per finding id."""
+
+from rules import _gpu_clocks as _gpu_clocks  # shared helper of the clock-reason rules
+from rules import hardware_slowdown as hardware_slowdown
+from rules import power_capping as power_capping
+from rules import thermal_throttling as thermal_throttling
