@@ -164,7 +164,7 @@ class Throttle:
     deficit: mean clock deficit while the cause was active (busy-weighted).
     time_share: mean r over the bins where the cause is known: the share of wall time.
     lost: GPU-time this cause cost, as a fraction of ALL GPU-time in the window.
-    clock: median SM clock in busy bins with the cause active.
+    clock: median SM clock in busy bins with the cause active and the clock reduced.
     active: bins x GPUs, True where the cause was active and the GPU busy.
     """
 
@@ -177,8 +177,13 @@ class Throttle:
 
 
 def throttle(f: Features, own: pd.DataFrame, every: Causes, busy_frame: pd.DataFrame,
-             clk: Clocks) -> Throttle:
-    """Statistics of the cause whose per-bin r is `own`, charged its share of each bin's deficit."""
+             clk: Clocks, min_deficit: float) -> Throttle:
+    """Statistics of the cause whose per-bin r is `own`, charged its share of each bin's deficit.
+
+    The median clock is taken over active bins whose clock sample is at least `min_deficit`
+    below the maximum (with a duration counter, samples in the unthrottled part of a bin show
+    the full clock), else over all active bins.
+    """
     r = own.fillna(0.0).clip(0.0, 1.0)
     total = every.total
     share = (r / total.where(total > 0)).fillna(0.0).clip(0.0, 1.0)
@@ -194,12 +199,13 @@ def throttle(f: Features, own: pd.DataFrame, every: Causes, busy_frame: pd.DataF
     denominator = total_gpu_bins(f, b)
     lost = (bz * dz * share).sum() / denominator if denominator else bz.sum() * 0.0
     active = on & (b.fillna(0.0) > 0)
+    reduced = clk.clock.where(active & (clk.deficit >= min_deficit)).median()
     return Throttle(
         active_share=active_share,
         deficit=deficit,
         time_share=own.clip(0.0, 1.0).mean(),
         lost=lost,
-        clock=clk.clock.where(active).median(),
+        clock=reduced.fillna(clk.clock.where(active).median()),
         active=active,
     )
 

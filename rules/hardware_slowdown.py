@@ -63,19 +63,22 @@ def hardware_slowdown(f: Features, th: Thresholds) -> list[Finding]:
     mem_temp = gc.on_gpus(f, f.wide("gpu.mem_temp"))
     hot = (temp >= th.gpu_thermal_temp) | (mem_temp >= th.mem_thermal_temp)
     own = every.hardware.where(~hot, 0.0)
-    stats = gc.throttle(f, own, every, busy, clk)
+    stats = gc.throttle(f, own, every, busy, clk, th.min_clock_deficit)
     fired = stats.active_share.index[(stats.active_share >= th.min_active_share)
                                      & (stats.deficit >= th.min_clock_deficit)]
     brake = gc.ratio_or_bits(f, "gpu.throttle.power_brake", gc.POWER_BRAKE_BIT)
-    brake_share = brake.where(stats.active).mean()
+    braked = brake.fillna(0.0).where(stats.active, 0.0).sum()
+    slowed = gc.reason_bits(f, gc.HW_SLOWDOWN_BIT).fillna(0.0).where(stats.active, 0.0).sum()
     hot_share = (every.hardware.fillna(0.0) > 0).where(hot, False).mean()
     median_temp = temp.where(stats.active).median()
     findings = []
     for gpu in fired:
         share, deficit = float(stats.active_share[gpu]), float(stats.deficit[gpu])
         clock, maximum = float(stats.clock[gpu]), float(clk.maximum[gpu])
-        is_brake = float(brake_share.get(gpu, np.nan)) >= 0.5
-        what = "external power brake (0x80)" if is_brake else "HW slowdown (0x8)"
+        b_sum, s_sum = float(braked.get(gpu, 0.0)), float(slowed.get(gpu, 0.0))
+        is_brake = b_sum > 0 and b_sum >= s_sum
+        what = ("HW slowdown (0x8) and power brake (0x80)" if b_sum > 0 and s_sum > 0 else
+                "external power brake (0x80)" if is_brake else "HW slowdown (0x8)")
         t = float(median_temp.get(gpu, np.nan))
         at = f" at {t:.0f} °C" if np.isfinite(t) else ""
         evidence = [

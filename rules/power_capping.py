@@ -63,7 +63,7 @@ def power_capping(f: Features, th: Thresholds) -> list[Finding]:
     at_limit = power >= th.power_at_limit * limit
     unknown = power.isna() | limit.isna()
     own = every.power_cap.where(at_limit | unknown, 0.0)
-    stats = gc.throttle(f, own, every, busy, clk)
+    stats = gc.throttle(f, own, every, busy, clk, th.min_clock_deficit)
     fired = stats.active_share.index[(stats.active_share >= th.min_active_share)
                                      & (stats.deficit >= th.min_clock_deficit)]
     draw = power.where(stats.active).median()

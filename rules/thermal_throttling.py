@@ -51,7 +51,7 @@ def thermal_throttling(f: Features, th: Thresholds) -> list[Finding]:
     every = gc.causes(f)
     busy = gc.busy(f)
     clk = gc.clocks(f)
-    stats = gc.throttle(f, every.thermal, every, busy, clk)
+    stats = gc.throttle(f, every.thermal, every, busy, clk, th.min_clock_deficit)
     fired = stats.active_share.index[(stats.active_share >= th.min_active_share)
                                      & (stats.deficit >= th.min_clock_deficit)]
     temp = gc.median_where(f, "gpu.temp", stats.active)
