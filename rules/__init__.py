@@ -2,6 +2,7 @@
 
 from rules import _gpu_activity as _gpu_activity  # shared helper of the pipe-activity rules
 from rules import _gpu_clocks as _gpu_clocks  # shared helper of the clock-reason rules
+from rules import gpu_hardware_errors as gpu_hardware_errors
 from rules import gpu_memory_pressure as gpu_memory_pressure
 from rules import hardware_slowdown as hardware_slowdown
 from rules import memory_bandwidth_bound as memory_bandwidth_bound
