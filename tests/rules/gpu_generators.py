@@ -172,6 +172,6 @@ def run_rule(trace: Trace, rule_id: str, **thresholds: float):  # -> RuleOutcome
 
 def counter_tolerance(r: np.ndarray) -> float:
     """Relative tolerance of a loss estimated from instantaneous clock samples against a
-    duration counter: 3.5 standard deviations of the Bernoulli(r) sampling, relative."""
+    duration counter: 4 standard deviations of the Bernoulli(r) sampling, relative."""
     r = r[r > 0]
-    return float(3.5 * np.sqrt(np.sum(r * (1 - r))) / np.sum(r)) if r.size else 0.0
+    return float(4.0 * np.sqrt(np.sum(r * (1 - r))) / np.sum(r)) if r.size else 0.0
