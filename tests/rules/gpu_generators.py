@@ -133,8 +133,9 @@ def pipes_gpu(rng: np.random.Generator, n: int, *, fp32_share: float = 0.0,
     state = np.concatenate([rng.permutation(state), np.array(["idle"] * n_idle)])
     table = {**PIPE_STATES, "idle": (0.0, 0.0, 0.0, 0.0, 0.0)}
     values = np.array([table[s] for s in state])  # test fixture: a loop over n states is fine
-    jitter = rng.normal(0, noise, values.shape) * (state != "idle")[:, None]
-    sm, tensor, fp16, fp32, dram = np.clip(values + jitter, 0.0, 1.0).T
+    # counters wobble in proportion to their level (a pipe at 0 stays near 0)
+    jitter = values * rng.normal(0, noise / 0.5, values.shape) + rng.normal(0, 0.003, values.shape)
+    sm, tensor, fp16, fp32, dram = np.clip(values + jitter * (state != "idle")[:, None], 0, 1).T
     util = np.where(state == "idle", 0.0, np.clip(0.97 + rng.normal(0, noise, n), 0.6, 1.0))
     metrics = {"gpu.util": util, "gpu.sm_active": sm, "gpu.tensor_active": tensor,
                "gpu.fp16_active": fp16, "gpu.fp32_active": fp32, "gpu.dram_active": dram}
