@@ -29,7 +29,7 @@ import pandas as pd
 
 from profiler.catalog import CLOCK_EVENT_BITS
 from profiler.engine import Threshold
-from profiler.features import Features, host_of
+from profiler.features import Features, entity_label, host_of
 
 REASONS = "gpu.clocks_event_reasons"
 IDLE_BIT = CLOCK_EVENT_BITS["gpu_idle"]
@@ -52,11 +52,11 @@ def on_gpus(f: Features, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reindex(index=f.index, columns=f.gpus).astype("float64")
 
 
-def reason_bits(f: Features, mask: int) -> pd.DataFrame:
-    """1.0 where any bit of `mask` is set in any sample of the bin, 0.0 where clear, NaN unknown.
+def reason_mask(f: Features) -> pd.DataFrame:
+    """Bins x GPUs: the clock-event reason bits of every sample in the bin OR-ed together.
 
     Built from the raw samples: a bin mean of a bitmask is not a bitmask (0x20 and 0x0 average
-    to 0x10, sync boost), so the bits of a bin are OR-ed instead.
+    to 0x10, sync boost). NaN where the GPU has no reason sample in the bin.
     """
     samples = f.trace.samples
     rows = samples[samples["metric"] == REASONS]
@@ -65,28 +65,44 @@ def reason_bits(f: Features, mask: int) -> pd.DataFrame:
     if not keep.any():
         return on_gpus(f, pd.DataFrame(index=f.index))
     rows = rows[keep]
-    hit = ((values[keep].astype("int64") & mask) != 0).astype("float64")
+    hosts, entities = rows["host"].astype("category"), rows["entity"].astype("category")
+    n_ent = len(entities.cat.categories)
+    combo = (hosts.cat.codes.to_numpy().astype("int64") * n_ent
+             + entities.cat.codes.to_numpy().astype("int64"))
+    combos, column = np.unique(combo, return_inverse=True)
+    labels = [entity_label(str(hosts.cat.categories[c // n_ent]),
+                           str(entities.cat.categories[c % n_ent])) for c in combos]
     ts = rows["ts"].to_numpy(dtype="datetime64[ns]").astype("int64")
-    t0 = f.t0.value
-    bins = np.rint((ts - t0) / (f.step_s * 1e9)).astype("int64")
-    labels = rows["host"].astype(str).to_numpy() + "/" + rows["entity"].astype(str).to_numpy()
-    frame = (pd.DataFrame({"bin": bins, "gpu": labels, "hit": hit})
-             .groupby(["bin", "gpu"])["hit"].max().unstack("gpu"))
-    frame = frame.reindex(np.arange(f.n_bins))
-    frame.index = f.index
-    return on_gpus(f, frame)
+    bins = np.rint((ts - f.t0.value) / (f.step_s * 1e9)).astype("int64")
+    key = column * f.n_bins + bins
+    order = np.argsort(key, kind="stable")
+    key, bits = key[order], values[keep][order].astype("int64")
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ored = np.bitwise_or.reduceat(bits, starts)
+    out = np.full((f.n_bins, len(combos)), np.nan)
+    out[key[starts] % f.n_bins, key[starts] // f.n_bins] = ored
+    return on_gpus(f, pd.DataFrame(out, index=f.index, columns=labels))
 
 
-def ratio_or_bits(f: Features, metric: str, mask: int) -> pd.DataFrame:
+def bits(reasons: pd.DataFrame, mask: int) -> pd.DataFrame:
+    """1.0 where any bit of `mask` is set in the bin's reasons, 0.0 where clear, NaN unknown."""
+    values = reasons.to_numpy()
+    known = np.isfinite(values)
+    hit = (np.where(known, values, 0).astype("int64") & mask) != 0
+    return pd.DataFrame(np.where(known, hit.astype("float64"), np.nan), index=reasons.index,
+                        columns=reasons.columns)
+
+
+def ratio_or_bits(f: Features, metric: str, reasons: pd.DataFrame, mask: int) -> pd.DataFrame:
     """The duration-counter ratio `metric` where present (exact), else the reason bits `mask`."""
     ratio = on_gpus(f, f.wide(metric)).clip(0.0, 1.0)
-    return ratio.combine_first(reason_bits(f, mask))
+    return ratio.combine_first(bits(reasons, mask))
 
 
-def busy(f: Features) -> pd.DataFrame:
+def busy(f: Features, reasons: pd.DataFrame) -> pd.DataFrame:
     """Share of each bin a kernel ran: utilization, else 1 - GpuIdle bit, else NaN."""
     util = on_gpus(f, f.gpu_util())
-    return util.combine_first(1.0 - reason_bits(f, IDLE_BIT))
+    return util.combine_first(1.0 - bits(reasons, IDLE_BIT))
 
 
 def total_gpu_bins(f: Features, busy_frame: pd.DataFrame) -> int:
@@ -141,17 +157,17 @@ class Causes:
         return sum((p.fillna(0.0) for p in parts[1:]), parts[0].fillna(0.0))
 
 
-def causes(f: Features) -> Causes:
+def causes(f: Features, reasons: pd.DataFrame) -> Causes:
     """Every clock-limiting cause; HW slowdown counts only where no thermal reason is active
     (HW slowdown 0x8 is also raised by over-temperature, and then it is thermal's)."""
-    thermal = ratio_or_bits(f, "gpu.throttle.thermal", THERMAL_BITS)
-    power_cap = ratio_or_bits(f, "gpu.throttle.power_cap", POWER_CAP_BIT)
-    brake = ratio_or_bits(f, "gpu.throttle.power_brake", POWER_BRAKE_BIT)
-    hardware = pd.DataFrame(np.fmax(brake.to_numpy(), reason_bits(f, HW_SLOWDOWN_BIT).to_numpy()),
+    thermal = ratio_or_bits(f, "gpu.throttle.thermal", reasons, THERMAL_BITS)
+    power_cap = ratio_or_bits(f, "gpu.throttle.power_cap", reasons, POWER_CAP_BIT)
+    brake = ratio_or_bits(f, "gpu.throttle.power_brake", reasons, POWER_BRAKE_BIT)
+    hardware = pd.DataFrame(np.fmax(brake.to_numpy(), bits(reasons, HW_SLOWDOWN_BIT).to_numpy()),
                             index=f.index, columns=brake.columns)
     hardware = hardware.where(~(thermal.fillna(0.0) > 0), 0.0)
     sync = on_gpus(f, f.wide("gpu.throttle.sync_boost")).clip(0.0, 1.0)
-    other = pd.DataFrame(np.fmax(sync.to_numpy(), reason_bits(f, OTHER_BITS).to_numpy()),
+    other = pd.DataFrame(np.fmax(sync.to_numpy(), bits(reasons, OTHER_BITS).to_numpy()),
                          index=f.index, columns=sync.columns)
     return Causes(thermal, power_cap, hardware, other)
 

@@ -56,8 +56,9 @@ def hardware_slowdown(f: Features, th: Thresholds) -> list[Finding]:
     or over-power) and HwPowerBrakeSlowdown (0x80), NVML_FI_DEV_CLOCKS_EVENT_REASON_HW_POWER_
     BRAKE_SLOWDOWN (nvml.md §3.8); nvidia-smi -q temperature thresholds.
     """
-    every = gc.causes(f)
-    busy = gc.busy(f)
+    reasons = gc.reason_mask(f)
+    every = gc.causes(f, reasons)
+    busy = gc.busy(f, reasons)
     clk = gc.clocks(f)
     temp = gc.on_gpus(f, f.wide("gpu.temp"))
     mem_temp = gc.on_gpus(f, f.wide("gpu.mem_temp"))
@@ -66,9 +67,9 @@ def hardware_slowdown(f: Features, th: Thresholds) -> list[Finding]:
     stats = gc.throttle(f, own, every, busy, clk, th.min_clock_deficit)
     fired = stats.active_share.index[(stats.active_share >= th.min_active_share)
                                      & (stats.deficit >= th.min_clock_deficit)]
-    brake = gc.ratio_or_bits(f, "gpu.throttle.power_brake", gc.POWER_BRAKE_BIT)
+    brake = gc.ratio_or_bits(f, "gpu.throttle.power_brake", reasons, gc.POWER_BRAKE_BIT)
     braked = brake.fillna(0.0).where(stats.active, 0.0).sum()
-    slowed = gc.reason_bits(f, gc.HW_SLOWDOWN_BIT).fillna(0.0).where(stats.active, 0.0).sum()
+    slowed = gc.bits(reasons, gc.HW_SLOWDOWN_BIT).fillna(0.0).where(stats.active, 0.0).sum()
     hot_share = (every.hardware.fillna(0.0) > 0).where(hot, False).mean()
     median_temp = temp.where(stats.active).median()
     findings = []

@@ -55,8 +55,9 @@ def power_capping(f: Features, th: Thresholds) -> list[Finding]:
     NVML_FI_DEV_CLOCKS_EVENT_REASON_SW_POWER_CAP (nvml.md §3.8, §3.10: "power-capping evidence
     = SW_POWER_CAP bit/counter, not draw ~ limit alone"); DCGM DcgmHealthWatch::MonitorPower.
     """
-    every = gc.causes(f)
-    busy = gc.busy(f)
+    reasons = gc.reason_mask(f)
+    every = gc.causes(f, reasons)
+    busy = gc.busy(f, reasons)
     clk = gc.clocks(f)
     power = gc.on_gpus(f, f.wide("gpu.power"))
     limit = _limit(f)

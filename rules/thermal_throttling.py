@@ -48,8 +48,9 @@ def thermal_throttling(f: Features, th: Thresholds) -> list[Finding]:
     DCGM DcgmHealthWatch::MonitorThermal; nvidia-smi -q thresholds (A100: max operating 85 C,
     slowdown 89 C, HBM max 95 C).
     """
-    every = gc.causes(f)
-    busy = gc.busy(f)
+    reasons = gc.reason_mask(f)
+    every = gc.causes(f, reasons)
+    busy = gc.busy(f, reasons)
     clk = gc.clocks(f)
     stats = gc.throttle(f, every.thermal, every, busy, clk, th.min_clock_deficit)
     fired = stats.active_share.index[(stats.active_share >= th.min_active_share)

@@ -105,3 +105,35 @@ def test_thermal_and_power_cap_in_separate_episodes_each_recover_their_own() -> 
     assert found[0].gpu_time_lost == pytest.approx(np.sum(m["gpu.util"] * d * thermal) / N)
     found = run_rule(trace, "power-capping").findings
     assert found[0].gpu_time_lost == pytest.approx(np.sum(m["gpu.util"] * d * capped) / N)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reason_bits_are_or_ed_within_a_bin_not_averaged(seed: int) -> None:
+    """Several samples per grid bin: 0x20 and 0x0 average to 0x10 (sync boost); OR-ed they stay
+    0x20. Checked against an independent per-bin OR, and through the rule."""
+    import rules  # noqa: F401 - registers every rule
+    from profiler.engine import run_rules
+    from profiler.features import Features
+    from profiler.trace import Trace
+    from rules import _gpu_clocks as gc
+
+    rng = np.random.default_rng(seed)
+    n = 90
+    reasons = rng.choice([0x0, 0x1, 0x4, 0x20, 0x24], size=n).astype(float)
+    trace = Trace.from_series({"gpu0": {
+        "gpu.clocks_event_reasons": reasons,
+        "gpu.clock_sm": np.where(reasons >= 0x4, 1.5e9, 2e9),
+        "gpu.clock_sm_max": np.full(n, 2e9),
+        "gpu.util": np.where(reasons == 0x1, 0.0, 1.0),
+    }}, interval_s=1 / 3)
+    f = Features(trace, step_s=1.0)
+    got = gc.reason_mask(f)["node1/gpu0"].to_numpy()
+    bins = np.rint(np.arange(n) / 3).astype(int)
+    want = np.zeros(bins.max() + 1, dtype=int)
+    for b, r in zip(bins, reasons.astype(int), strict=True):  # independent, loop-based OR
+        want[b] |= r
+    assert np.array_equal(got.astype(int), want)
+    (finding,) = run_rules(f, rule_ids=[RULE]).findings
+    share = next(e.observed for e in finding.evidence if e.metric == "gpu.clocks_event_reasons")
+    util = f.gpu_util()["node1/gpu0"].to_numpy()
+    assert share == pytest.approx(np.sum(util * ((want & 0x20) != 0)) / np.sum(util))
