@@ -87,35 +87,52 @@ def pcie_link_degraded(f: Features, th: Thresholds) -> list[Finding]:
     traffic = pd.DataFrame(np.fmax(on_gpus(f, f.wide("gpu.pcie_tx")).to_numpy(),
                                    on_gpus(f, f.wide("gpu.pcie_rx")).to_numpy()),
                            index=f.index, columns=gen.columns)
-    denominator = total_gpu_bins(f, util)
+    denominator = max(total_gpu_bins(f, util), 1)
     findings = []
     for gpu in fired:
+        below = busy[gpu] & low[gpu] if bool(dynamic[gpu]) else busy[gpu]
+        # a link runs at a whole generation and lane count: bin means of two samples are not
+        g_now = np.round(cur_gen[gpu][below].median() if below.any() else max_gen[gpu])
+        w_now = np.round(cur_width[gpu][below].median() if below.any() else max_width[gpu])
         full = pcie_bandwidth(float(own_gen[gpu]), float(own_width[gpu]))
-        below = busy[gpu] & (link_bw[gpu] < full)
-        if not below.any():
-            below = busy[gpu]
-        g_now = float(cur_gen[gpu][below].median()) if below.any() else float(max_gen[gpu])
-        w_now = float(cur_width[gpu][below].median()) if below.any() else float(max_width[gpu])
-        now = pcie_bandwidth(g_now, w_now)
         sat = below & (traffic[gpu] >= th.saturation * link_bw[gpu])
-        lost = float((1.0 - link_bw[gpu][sat] / full).clip(lower=0.0).sum()) / max(denominator, 1)
-        findings.append(_finding(f, th, gpu, (g_now, w_now, now),
-                                 (float(own_gen[gpu]), float(own_width[gpu]), full),
+        lost = float((1.0 - link_bw[gpu][sat] / full).clip(lower=0.0).sum()) / denominator
+        findings.append(_finding(th, gpu, (float(g_now), float(w_now)),
+                                 (float(np.round(own_gen[gpu])), float(np.round(own_width[gpu]))),
                                  float(share[gpu]) if bool(dynamic[gpu]) else None,
                                  float(sat.sum() / max(int(below.sum()), 1)), lost))
     return findings
 
 
-def _finding(f: Features, th: Thresholds, gpu: str, now: tuple[float, float, float],
-             full: tuple[float, float, float], share: float | None, sat_share: float,
-             lost: float) -> Finding:
-    (g, w, bw), (g_max, w_max, bw_max) = now, full
-    evidence = [
-        Evidence("gpu.pcie_gen", gpu, g, g_max, "generation", "link generation while busy"),
-        Evidence("gpu.pcie_width", gpu, w, w_max, "count", "link width while busy (lanes)"),
-        Evidence("gpu.pcie_gen", gpu, bw_max - bw, None, "bytes/s",
-                 f"per-direction bandwidth lost: {bw / 1e9:.1f} of {bw_max / 1e9:.1f} GB/s"),
-    ]
+def _link(gen: float, width: float) -> str:
+    parts = ([f"Gen{gen:.0f}"] if np.isfinite(gen) else []) + (
+        [f"x{width:.0f}"] if np.isfinite(width) else [])
+    return " ".join(parts)
+
+
+def _finding(th: Thresholds, gpu: str, now: tuple[float, float], full: tuple[float, float],
+             share: float | None, sat_share: float, lost: float) -> Finding:
+    """One finding; a generation or width that was never recorded is left out, not guessed."""
+    (g, w), (g_max, w_max) = now, full
+    evidence = []
+    gen_known, width_known = np.isfinite(g) and np.isfinite(g_max), np.isfinite(w) and np.isfinite(
+        w_max)
+    if gen_known:
+        evidence.append(Evidence("gpu.pcie_gen", gpu, g, g_max, "generation",
+                                 "link generation while busy (threshold: the maximum)"))
+    if width_known:
+        evidence.append(Evidence("gpu.pcie_width", gpu, w, w_max, "count",
+                                 "link width in lanes while busy (threshold: the maximum)"))
+    lane = (_LANE[int(g)] / _LANE[int(g_max)]) if gen_known and 0 < g_max <= 6 else 1.0
+    ratio = lane * (w / w_max if width_known and w_max > 0 else 1.0)
+    if gen_known and width_known:
+        bw, bw_max = pcie_bandwidth(g, w), pcie_bandwidth(g_max, w_max)
+        evidence.append(Evidence("gpu.pcie_gen", gpu, bw_max - bw, None, "bytes/s",
+                                 f"per-direction bandwidth lost: {bw / 1e9:.1f} of "
+                                 f"{bw_max / 1e9:.1f} GB/s"))
+        speed = f"{bw / 1e9:.1f} of {bw_max / 1e9:.1f} GB/s per direction"
+    else:
+        speed = f"{pct(ratio)} of the full link's bandwidth"
     if share is not None:
         evidence.append(Evidence("gpu.pcie_gen", gpu, share, th.min_degraded_share, "ratio",
                                  "share of busy samples with the link below its maximum"))
@@ -123,15 +140,14 @@ def _finding(f: Features, th: Thresholds, gpu: str, now: tuple[float, float, flo
         evidence.append(Evidence("gpu.pcie_tx", gpu, sat_share, th.saturation, "ratio",
                                  f"share of degraded busy samples with the link saturated; "
                                  f"estimated loss {pct(lost)} of GPU-time (upper bound)"))
-    where = (f"at Gen{g:.0f} x{w:.0f} in {pct(share)} of busy samples" if share is not None
-             else f"limited by its slot to Gen{g:.0f} x{w:.0f}")
+    where = (f"at {_link(g, w)} in {pct(share)} of busy samples" if share is not None
+             else f"limited by its slot to {_link(g, w)}")
     return Finding(
         entities=(gpu,),
         gpu_time_lost=lost if lost >= WARNING_LOSS else None,
         severity="warning",
         evidence=tuple(evidence),
-        summary=(f"{gpu} PCIe link {where} (GPU supports Gen{g_max:.0f} x{w_max:.0f}): "
-                 f"{bw / 1e9:.1f} of {bw_max / 1e9:.1f} GB/s per direction"),
+        summary=f"{gpu} PCIe link {where} (GPU supports {_link(g_max, w_max)}): {speed}",
     )
 
 
