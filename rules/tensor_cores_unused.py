@@ -62,7 +62,7 @@ def tensor_cores_unused(f: Features, th: Thresholds) -> list[Finding]:
     dram = ga.metric(f, "gpu.dram_active")
     busy = (sm >= th.sm_busy) & tensor.notna()
     fp_work = (fp >= th.pipe_active) & ~(fp64 > fp)
-    inferred = fp.isna() & (dram < th.dram_busy)
+    inferred = fp.isna() & (dram < th.dram_busy) & ~(fp64 >= th.pipe_active)
     match = busy & (tensor < th.tensor_idle) & (fp_work | inferred)
     share = ga.share_of_busy(match, busy)
     fired = share.index[share >= th.min_busy_share]
