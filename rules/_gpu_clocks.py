@@ -42,8 +42,9 @@ OTHER_BITS = (CLOCK_EVENT_BITS["applications_clocks_setting"] | CLOCK_EVENT_BITS
 
 MIN_CLOCK_DEFICIT = Threshold(
     0.02, unit="ratio", bounds=(0.0, 1.0),
-    source="physics: SM clocks move in 15 MHz steps (nvidia-smi -q -d SUPPORTED_CLOCKS on "
-           "A100/H100), 0.75-1 % of the maximum; 2 % is two steps, above reporting jitter",
+    source="physics: SM clocks move in boost steps of 15 MHz (A100 1410, H100 1980, the "
+           "1755/1695/1665 MHz of real captures are all multiples), 0.75-1 % of the maximum; "
+           "2 % is two steps, above step-to-step jitter",
     help="mean 1 - clock/max while the reason is active; below it the clocks are not reduced")
 
 
