@@ -179,7 +179,6 @@ class Throttle:
 
     active_share: busy time with the cause active over all busy time.
     deficit: mean clock deficit while the cause was active (busy-weighted).
-    time_share: mean r over the bins where the cause is known: the share of wall time.
     lost: GPU-time this cause cost, as a fraction of ALL GPU-time in the window.
     clock: median SM clock in busy bins with the cause active and the clock reduced.
     active: bins x GPUs, True where the cause was active and the GPU busy.
@@ -187,7 +186,6 @@ class Throttle:
 
     active_share: pd.Series
     deficit: pd.Series
-    time_share: pd.Series
     lost: pd.Series
     clock: pd.Series
     active: pd.DataFrame
@@ -220,7 +218,6 @@ def throttle(f: Features, own: pd.DataFrame, every: Causes, busy_frame: pd.DataF
     return Throttle(
         active_share=active_share,
         deficit=deficit,
-        time_share=own.clip(0.0, 1.0).mean(),
         lost=lost,
         clock=reduced.fillna(clk.clock.where(active).median()),
         active=active,
