@@ -28,6 +28,21 @@ def _dense_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return present, lookup[codes]
 
 
+def _or_per_bin(flat: np.ndarray, bits: np.ndarray, size: int) -> np.ndarray:
+    """Bitwise OR of the samples in each bin (NaN where none): averaging 0x20 and 0 would read
+    as 0x10, a different reason. One bincount per bit that occurs, not a loop over samples."""
+    out = np.zeros(size, dtype="int64")
+    present = int(np.bitwise_or.reduce(bits)) if len(bits) else 0
+    bit = 1
+    while present >= bit:
+        if present & bit:
+            hits = np.bincount(flat, weights=(bits & bit) != 0, minlength=size)
+            out[hits > 0] |= bit
+        bit <<= 1
+    counts = np.bincount(flat, minlength=size)
+    return np.where(counts > 0, out.astype("float64"), np.nan)
+
+
 def entity_label(host: str, entity: str) -> str:
     """How findings name an entity: "HOST" for host-wide metrics, else "HOST/ENTITY"."""
     return host if entity == HOST_ENTITY else f"{host}/{entity}"
@@ -147,10 +162,13 @@ class Features:
         size = len(cols) * self.n_bins
         values = self._values[rows]
         finite = np.isfinite(values)
-        sums = np.bincount(flat[finite], weights=values[finite], minlength=size)
-        counts = np.bincount(flat[finite], minlength=size)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        if METRICS.get(metric) is not None and METRICS[metric].unit == "bitmask":
+            means = _or_per_bin(flat[finite], values[finite].astype("int64"), size)
+        else:
+            sums = np.bincount(flat[finite], weights=values[finite], minlength=size)
+            counts = np.bincount(flat[finite], minlength=size)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
         labels = [entity_label(self._host_cats[c // n_entities], self._entity_cats[c % n_entities])
                   for c in cols]
         frame = pd.DataFrame(means.reshape(len(cols), self.n_bins).T, index=self.index,

@@ -29,7 +29,7 @@ import pandas as pd
 
 from profiler.catalog import CLOCK_EVENT_BITS
 from profiler.engine import Threshold
-from profiler.features import Features, entity_label, host_of
+from profiler.features import Features, host_of
 
 REASONS = "gpu.clocks_event_reasons"
 IDLE_BIT = CLOCK_EVENT_BITS["gpu_idle"]
@@ -54,35 +54,10 @@ def on_gpus(f: Features, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def reason_mask(f: Features) -> pd.DataFrame:
-    """Bins x GPUs: the clock-event reason bits of every sample in the bin OR-ed together.
-
-    Built from the raw samples: a bin mean of a bitmask is not a bitmask (0x20 and 0x0 average
-    to 0x10, sync boost). NaN where the GPU has no reason sample in the bin.
+    """Bins x GPUs: the clock-event reason bits of every sample in the bin OR-ed together
+    (Features ORs bitmask metrics per bin). NaN where the GPU has no reason sample in the bin.
     """
-    samples = f.trace.samples
-    rows = samples[samples["metric"] == REASONS]
-    values = rows["value"].to_numpy(dtype="float64")
-    keep = np.isfinite(values)
-    if not keep.any():
-        return on_gpus(f, pd.DataFrame(index=f.index))
-    rows = rows[keep]
-    hosts, entities = rows["host"].astype("category"), rows["entity"].astype("category")
-    n_ent = len(entities.cat.categories)
-    combo = (hosts.cat.codes.to_numpy().astype("int64") * n_ent
-             + entities.cat.codes.to_numpy().astype("int64"))
-    combos, column = np.unique(combo, return_inverse=True)
-    labels = [entity_label(str(hosts.cat.categories[c // n_ent]),
-                           str(entities.cat.categories[c % n_ent])) for c in combos]
-    ts = rows["ts"].to_numpy(dtype="datetime64[ns]").astype("int64")
-    bins = np.rint((ts - f.t0.value) / (f.step_s * 1e9)).astype("int64")
-    key = column * f.n_bins + bins
-    order = np.argsort(key, kind="stable")
-    key, bits = key[order], values[keep][order].astype("int64")
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    ored = np.bitwise_or.reduceat(bits, starts)
-    out = np.full((f.n_bins, len(combos)), np.nan)
-    out[key[starts] % f.n_bins, key[starts] // f.n_bins] = ored
-    return on_gpus(f, pd.DataFrame(out, index=f.index, columns=labels))
+    return on_gpus(f, f.wide(REASONS))
 
 
 def bits(reasons: pd.DataFrame, mask: int) -> pd.DataFrame:

@@ -107,3 +107,14 @@ def test_grid_is_vectorized_over_a_day_of_eight_gpus(make_trace) -> None:
     wide = Features(trace).wide("gpu.util")
     assert wide.shape == (n, 8)
     assert isinstance(wide.index, pd.DatetimeIndex)
+
+
+def test_bitmasks_are_or_ed_within_a_bin_not_averaged(make_trace) -> None:
+    f = Features(make_trace({"gpu0": {"gpu.clocks_event_reasons": [0x20, 0x0, 0x4, 0x1,
+                                                                   float("nan"), float("nan"),
+                                                                   0x40, 0x40]}},
+                            interval_s=0.5), step_s=1.0)
+    reasons = f.wide("gpu.clocks_event_reasons")["node1/gpu0"]
+    assert reasons.tolist()[:2] == [0x20, 0x5] and reasons.iloc[3] == 0x40
+    assert np.isnan(reasons.iloc[2])
+    assert f.bit_share(0x10)["node1/gpu0"] == 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
@@ -37,11 +38,14 @@ def make_report(findings: tuple[Finding, ...] = FINDINGS) -> Report:
 
 
 @pytest.mark.parametrize("fmt", [pytest.param(f, id=f) for f in renderers()])
-def test_every_format_shows_every_finding_and_what_was_not_checked(fmt: str) -> None:
-    text = render(make_report(), fmt)
+def test_every_format_shows_every_finding_and_what_was_not_checked(fmt: str, make_trace) -> None:
+    trace = make_trace({f"gpu{i}": {"gpu.util": [1.0, 0.5, 0.0]} for i in range(4)})
+    text = render(make_report(), fmt, trace=trace)
     for finding in FINDINGS:
         assert finding.title in text
-        assert finding.remediation in text or fmt == "markdown"
+        shown = {"markdown": finding.remediation.replace("|", "\\|"),
+                 "html": html.escape(finding.remediation)}.get(fmt, finding.remediation)
+        assert shown in text
     assert "tensor-cores-unused" in text
     assert "34" in text
 

@@ -128,7 +128,7 @@ def test_reason_bits_are_or_ed_within_a_bin_not_averaged(seed: int) -> None:
     }}, interval_s=1 / 3)
     f = Features(trace, step_s=1.0)
     got = gc.reason_mask(f)["node1/gpu0"].to_numpy()
-    bins = np.rint(np.arange(n) / 3).astype(int)
+    bins = np.arange(n) // 3  # Features: three consecutive 1/3 s samples per 1 s bin
     want = np.zeros(bins.max() + 1, dtype=int)
     for b, r in zip(bins, reasons.astype(int), strict=True):  # independent, loop-based OR
         want[b] |= r
