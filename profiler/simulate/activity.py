@@ -137,7 +137,8 @@ def _shares(durations: F64, pw: Piecewise) -> F64:
     inside = np.flatnonzero(~tail)
     spent[inside, phase[inside]] += into[inside]
     spent[tail, width] = into[tail]
-    return np.asarray(np.diff(spent, axis=0).T / pw.grid.interval_s, dtype=np.float64)
+    shares: F64 = np.clip(np.diff(spent, axis=0).T / pw.grid.interval_s, 0.0, 1.0)
+    return shares
 
 
 def thermal_params(setup: Setup) -> tuple[F64, F64]:

@@ -131,4 +131,4 @@ class Episodes:
         inside = np.clip(edges - self.starts[np.clip(i, 0, None)], 0.0,
                          lengths[np.clip(i, 0, None)])
         covered = np.where(i >= 0, before[np.clip(i, 0, None)] + inside, 0.0)
-        return np.diff(covered) / grid.interval_s
+        return np.clip(np.diff(covered) / grid.interval_s, 0.0, 1.0)

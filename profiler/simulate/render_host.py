@@ -116,9 +116,10 @@ def _cpu(x: HostInputs, p: Pipeline, noise: Noise) -> dict[str, F64]:
     workers = float(loader_threads(s))
     main_each = 1.0 - x.shares[:, WAIT] - x.shares[:, NO_JOB]  # main threads spin unless idle
     main = main_each.sum(axis=0)
+    pinned = float(any(gp.pinned_contention for gp in s.gpu[x.host * g:(x.host + 1) * g]))
     nccl = 0.5 * g * x.xfer_share if s.hosts > 1 else np.zeros(n)
     ckpt = x.shares[:, CKPT_WRITE].mean(axis=0)
-    user = 0.85 * main + 0.9 * p.loader_cores + nccl + hs.other_threads + 0.6
+    user = 0.85 * main + 0.9 * p.loader_cores + nccl + hs.other_threads + pinned + 0.6
     system = (0.15 * main + 0.1 * p.loader_cores + 0.12e-9 * (p.local_read + p.ckpt_write)
               + 0.8e-9 * (p.nfs_read + p.remote_read) + 12.0 * x.severity + 2.0 * ckpt + 0.4)
     demand = user + system
@@ -127,7 +128,9 @@ def _cpu(x: HostInputs, p: Pipeline, noise: Noise) -> dict[str, F64]:
     busy = user + system
     running_workers = np.minimum(workers, p.loader_cores / share)
     rho = _data_disk_load(x, p)
-    pressure = np.where(p.nfs_read > 0, np.minimum(1.0, p.nfs_read / NFS_BPS), rho)
+    # idle loader workers block on I/O only when they read from the saturated store
+    pressure = np.where(p.nfs_read > 0, np.minimum(1.0, p.nfs_read / NFS_BPS),
+                        np.where(p.local_read > 0, rho, 0.0))
     blocked = (0.02 + (workers - running_workers) * pressure**3
                + OTHER_IO_THREADS * rho**3 * (hs.other_disk_read_bps > 0)
                + 24.0 * x.severity + 0.5 * g * ckpt)
@@ -138,7 +141,6 @@ def _cpu(x: HostInputs, p: Pipeline, noise: Noise) -> dict[str, F64]:
     parts = np.clip(parts, 0.0, 1.0)
     idle = np.maximum(0.0, 1.0 - parts.sum(axis=0))
     total = parts.sum(axis=0) + idle
-    pinned = float(any(gp.pinned_contention for gp in s.gpu[x.host * g:(x.host + 1) * g]))
     runnable = main + running_workers + nccl + hs.other_threads + 1.0 + pinned * 2
     over = 1.0 - np.exp(-np.maximum(0.0, runnable - 0.9 * c) / (0.05 * c))
     active = 1.0 - x.shares[:, NO_JOB].mean(axis=0)
@@ -188,7 +190,7 @@ def _disk(read: F64, write: F64, read_bps: float, write_bps: float, noise: Noise
         "disk.read": noisy_rate(read, 0.02, noise.normal(n, host, name, "r")),
         "disk.write": noisy_rate(write, 0.02, noise.normal(n, host, name, "w")),
         "disk.busy": noisy_ratio(1.0 - np.exp(-4.6 * rho), 0.005, noise.normal(n, host, name)),
-        "disk.queue_depth": np.round(inflight.astype(np.float64), 2),
+        "disk.queue_depth": inflight.round(2),
     }
 
 
