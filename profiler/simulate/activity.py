@@ -18,6 +18,7 @@ from profiler.simulate.capacity import NVLINK_BPS
 from profiler.simulate.hardware import (
     COMM_MIX,
     COPY_MIX,
+    HW_SLOWDOWN_CLOCK,
     IDLE_DETECT_S,
     IDLE_MIX,
     INLET_C,
@@ -101,7 +102,10 @@ class Activity:
         return self.static_w + self.dynamic_w
 
 
-def rank_activity(tl: Timeline, rank: int, grid: Grid, setup: Setup) -> Activity:
+def rank_activity(tl: Timeline, rank: int, grid: Grid, setup: Setup,
+                  brake_now: BoolArray) -> Activity:
+    """One GPU's state; `brake_now` says whether the power brake is on at each sample instant
+    (the brake cuts the clock at once, while step durations follow it step by step)."""
     starts, phase, step = tl.segments(rank)
     pw = Piecewise(starts, grid)
     shares = _shares(tl.phases[rank], pw)
@@ -112,8 +116,11 @@ def rank_activity(tl: Timeline, rank: int, grid: Grid, setup: Setup) -> Activity
     seg, into = pw.at(grid.instants)
     now = phase[seg]
     idle = (now == NO_JOB) | (np.isin(now, (WAIT, CKPT_WRITE)) & (into >= IDLE_DETECT_S))
+    at = step[seg]
+    brake_fix = np.where(brake_now, HW_SLOWDOWN_CLOCK, 1.0) / np.where(
+        tl.braked[rank, at], HW_SLOWDOWN_CLOCK, 1.0)
     return Activity(shares, static_w, dynamic_w, now, idle,
-                    np.where(idle, IDLE_CLOCK_SHARE, clock[seg]))
+                    np.where(idle, IDLE_CLOCK_SHARE, clock[seg] * brake_fix))
 
 
 def _shares(durations: F64, pw: Piecewise) -> F64:

@@ -19,6 +19,7 @@ fixed-point passes over all steps at once rather than a loop over steps.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +76,7 @@ class Timeline:
     phases: F64  # (ranks, steps, len(PHASES)) seconds
     clock_compute: F64  # (ranks, steps) SM clock share while computing
     clock_other: F64  # (ranks, steps) SM clock share in the other active phases
+    braked: NDArray[np.bool_]  # (ranks, steps) the power brake was on when the step started
     xfer_on: F64  # (steps,) when gradient bytes start to flow
     xfer_off: F64  # (steps,) when the all-reduce completes
     checkpoint: NDArray[np.bool_]  # (steps,)
@@ -178,8 +180,25 @@ def solve(setup: Setup, grid: Grid, cond: Conditions, draws: Draws) -> Timeline 
     phases[..., CKPT_COPY] = np.where(ckpt, ckpt_copy, 0.0)
     phases[..., CKPT_WRITE] = np.where(ckpt, ckpt_write, 0.0)
     cut = slice(0, keep)
-    return Timeline(start[cut], duration[cut], phases[:, cut], f_comp[:, cut], f_other[:, cut],
-                    (start + on)[cut], (start + off)[cut], ckpt[cut])
+    tl = Timeline(start[cut], duration[cut], phases[:, cut], f_comp[:, cut], f_other[:, cut],
+                  brake[:, cut], (start + on)[cut], (start + off)[cut], ckpt[cut])
+    return tl if w.stop_holds_memory else _cut_at(tl, stop_at)
+
+
+def _cut_at(tl: Timeline, stop: float) -> Timeline:
+    """The job dies at `stop`: its last step ends there, whatever phase it was in."""
+    last = tl.start[-1]
+    if last + tl.duration[-1] <= stop:
+        return tl
+    room = stop - last
+    ends = np.minimum(np.cumsum(tl.phases[:, -1], axis=1), room)
+    phases = tl.phases.copy()
+    phases[:, -1] = np.diff(ends, axis=1, prepend=0.0)
+    duration = tl.duration.copy()
+    duration[-1] = room
+    return dataclasses.replace(tl, duration=duration, phases=phases,
+                               xfer_on=np.minimum(tl.xfer_on, stop),
+                               xfer_off=np.minimum(tl.xfer_off, stop))
 
 
 def _allreduce(backward: F64, arrive: F64, transfer: F64, tail: float) -> tuple[F64, F64]:

@@ -88,7 +88,7 @@ def _run(setup: Setup, grid: Grid, noise: Noise) -> Run:
                    for r, g in enumerate(setup.gpu))
     cond = Conditions(np.ones((setup.ranks, grid.n)), brakes, swap_severity(setup, grid))
     tl = _solve(setup, grid, cond, noise)
-    acts = tuple(rank_activity(tl, r, grid, setup) for r in range(setup.ranks))
+    acts = _activities(setup, grid, tl, brakes)
     static = np.stack([a.static_w for a in acts])
     dynamic = np.stack([a.dynamic_w for a in acts])
     temps, allowed = temperatures(setup, static + dynamic, grid)
@@ -96,9 +96,15 @@ def _run(setup: Setup, grid: Grid, noise: Noise) -> Run:
     if (gov < 0.999).any():  # the governor slowed some GPU: lay the job out again at its clock
         cond = dataclasses.replace(cond, thermal_clock=gov)
         tl = _solve(setup, grid, cond, noise)
-        acts = tuple(rank_activity(tl, r, grid, setup) for r in range(setup.ranks))
+        acts = _activities(setup, grid, tl, brakes)
         temps, _ = temperatures(setup, np.stack([a.power for a in acts]), grid)
     return Run(setup, grid, tl, acts, temps, gov, cond)
+
+
+def _activities(setup: Setup, grid: Grid, tl: Timeline,
+                brakes: tuple[Episodes, ...]) -> tuple[Activity, ...]:
+    return tuple(rank_activity(tl, r, grid, setup, brakes[r].active(grid.instants))
+                 for r in range(setup.ranks))
 
 
 def _solve(setup: Setup, grid: Grid, cond: Conditions, noise: Noise) -> Timeline:

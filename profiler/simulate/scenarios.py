@@ -39,14 +39,14 @@ def data_starved_storage(s: Setup, i: float) -> Setup:
     """The input pipeline waits on a saturated local NVMe drive.
 
     The dataset (750 MB of samples per batch) no longer fits the page cache: the cache hit ratio
-    falls from 96 % to 0, so all ranks' loaders read from nvme0n1 at once. When the drive is
+    falls from 98.8 % to 0, so all ranks' loaders read from nvme0n1 at once. When the drive is
     saturated (busy ~1, deep queue), the loader workers sit in uninterruptible I/O (iowait,
     procs_blocked, PSI io) and every GPU idles in data wait at the start of each step. Starvation
     sets in past intensity ~0.5.
 
     Diagnosis: data-starved GPUs, storage I/O bound on node1 (nvme0n1 saturated).
     """
-    return s.with_loader(read_bytes=750e6, cache_hit=lerp(0.96, 0.0, i))
+    return s.with_loader(read_bytes=750e6, cache_hit=lerp(0.988, 0.0, i))
 
 
 @scenario("data-starved-nfs")
@@ -59,7 +59,7 @@ def data_starved_nfs(s: Setup, i: float) -> Setup:
 
     Diagnosis: data-starved GPUs, storage I/O bound (network filesystem reads on eth0).
     """
-    return s.with_loader(source="nfs", read_bytes=300e6, cache_hit=lerp(0.9, 0.0, i))
+    return s.with_loader(source="nfs", read_bytes=300e6, cache_hit=lerp(0.97, 0.0, i))
 
 
 @scenario("data-starved-cpu")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 
 import pandas as pd
 import pytest
@@ -15,7 +15,7 @@ Run = Callable[..., Trace]
 Wide = Callable[..., pd.DataFrame]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _simulate(scenario: str, duration_s: float, gpus: int, hosts: int, seed: int,
               intensity: float, interval_s: float) -> Trace:
     return simulate(scenario, duration_s=duration_s, gpus=gpus, hosts=hosts, seed=seed,
