@@ -17,7 +17,7 @@ from profiler.simulate.integrate import F64, Grid
 
 LOST_AT_SHARE = 0.85  # a GPU that falls off the bus does so at this share of the window
 SBE_PER_S = 0.02  # model choice: corrected errors per second on a failing part
-SBE_FROM_SHARE = 0.1
+SBE_FROM_SHARE = 0.1  # corrected errors start this far into the window
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,9 @@
 A scenario is a function `(setup, intensity) -> setup` registered with `@scenario(name)`. Its
 docstring is its documentation: a one-line description, what it models, and a paragraph starting
 "Diagnosis:" saying what a correct diagnosis reports. Intensity 0 gives a healthy run; 1 gives
-the fault at its default strength. Faults sit on node1 (and one of its GPUs where it is a GPU
-fault); with several hosts the others stay healthy and wait for it at every all-reduce.
+the fault at its default strength. Faults of a host or a GPU sit on node1 (the other hosts stay
+healthy and wait for it at every all-reduce); causes that belong to the job (data set, model,
+batch, precision) apply to every host.
 """
 
 from __future__ import annotations

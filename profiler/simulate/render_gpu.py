@@ -33,7 +33,8 @@ from profiler.simulate.model import CKPT_COPY, CKPT_WRITE, COMPUTE, D2H, H2D, NO
 from profiler.simulate.params import Setup
 from profiler.simulate.render import Noise, noisy_rate, noisy_ratio, quantize
 
-BG_RX_BPS, BG_TX_BPS = 20e6, 5e6  # model choice: launches, small copies, loss readback
+BG_RX_BPS = 20e6  # model choice: kernel launches and small host-to-GPU copies
+BG_TX_BPS = 5e6  # model choice: losses and metrics read back
 USABLE_FB = FB_TOTAL_BYTES - FB_RESERVED_BYTES
 BIT = CLOCK_EVENT_BITS
 

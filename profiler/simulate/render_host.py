@@ -40,11 +40,11 @@ from profiler.simulate.render import Noise, noisy_rate, noisy_ratio
 LOAD_TAU_S = 60.0  # Linux load1: exponential average over one minute
 OTHER_IO_THREADS = 16  # model choice: threads of another process reading the data disk
 SWAP_ONSET_SHARE = 0.2  # a swap storm starts once memory runs out, this far into the window
-SWAP_RAMP_S = 30.0
-SWAP_FILL_TAU_S = 120.0
+SWAP_RAMP_S = 30.0  # model choice: from the first swap-out to full thrashing
+SWAP_FILL_TAU_S = 120.0  # model choice: time constant of the swap file filling up
 SWAP_IN_BPS = 300e6  # model choice: swap-in rate of a thrashing host at full severity
 MEM_AVAILABLE_SHARE = 0.74  # model choice: MemAvailable of a healthy training host
-MEM_EXHAUSTED_SHARE = 0.012
+MEM_EXHAUSTED_SHARE = 0.012  # model choice: MemAvailable once the kernel is reclaiming hard
 
 
 def swap_severity(setup: Setup, grid: Grid) -> F64:
