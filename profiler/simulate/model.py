@@ -106,8 +106,9 @@ def compute_clock_cap(setup: Setup) -> F64:
     return np.array([power_cap_clock(mix, g.power_limit_w - g.leakage_w) for g in setup.gpu])
 
 
-def launch_gap(setup: Setup) -> F64:
-    """Per rank, idle time per unit of compute while its main thread waits for a CPU."""
+def stall_share(setup: Setup) -> F64:
+    """Per rank, idle time per unit of compute while the host cannot issue work: the main thread
+    waiting for a CPU (fair share, or a core shared with pinned threads), allocator retries."""
     need = setup.workload.launch_cpu_need
     share = capacity.cpu_fair_share(setup)
     got = np.array([min(share[h], 1.0 / (1 + g.pinned_contention))
@@ -123,65 +124,98 @@ def steps_needed(setup: Setup, grid: Grid) -> int:
     return int(np.ceil(grid.duration_s / fastest)) + 3
 
 
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """What does not change from step to step: per rank (column vectors) or per run."""
+
+    host_of: NDArray[np.int64]
+    copy_s: F64  # (ranks, 2): H2D and D2H seconds
+    stall: F64  # (ranks, 1)
+    clock_cap: F64  # (ranks, 1)
+    loader_s: F64  # (ranks, 1): batch production time before jitter and swapping
+    xfer: capacity.Transfer
+    checkpoint: tuple[float, float]  # copy and write seconds
+
+    @classmethod
+    def of(cls, setup: Setup) -> _Fixed:
+        host_of = rank_hosts(setup)
+        return cls(host_of, capacity.copy_seconds(setup), stall_share(setup)[:, None],
+                   np.minimum(compute_clock_cap(setup), 1.0)[:, None],
+                   capacity.loader_seconds(setup)[host_of][:, None], capacity.transfer(setup),
+                   capacity.checkpoint_seconds(setup))
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """One pass: every step's phases and clocks, relative to the step's start."""
+
+    phases: F64  # (ranks, steps, len(PHASES))
+    clock_compute: F64
+    clock_other: F64
+    braked: NDArray[np.bool_]
+    on: F64
+    off: F64
+    checkpoint: NDArray[np.bool_]
+
+    @property
+    def duration(self) -> F64:
+        return np.asarray(self.off + self.phases[0, :, OPT:].sum(axis=1), dtype=np.float64)
+
+
+def _lay_out(setup: Setup, fx: _Fixed, grid: Grid, cond: Conditions, draws: Draws,
+             start: F64, duration: F64) -> _Layout:
+    """Every step's phases given when the steps start (and, for checkpoints, how long they
+    last): the conditions are read at each start."""
+    w = setup.workload
+    i = grid.index(start)
+    brake = np.array([b.active(start) for b in cond.brakes])
+    f_other = cond.thermal_clock[:, i] * np.where(brake, HW_SLOWDOWN_CLOCK, 1.0)
+    f_comp = fx.clock_cap * f_other
+    severity = cond.swap[fx.host_of][:, i]
+    base = w.compute_s * draws.compute
+    compute = base * (w.memory_bound + (1 - w.memory_bound) / f_comp)
+    stall = base * (fx.stall + SWAP_MAIN_STALL * severity)
+    opt = (w.optimizer_s * draws.optimizer / f_other).max(axis=0)
+    every = w.checkpoint_every_s  # the first one half a period into the window
+    ckpt = np.floor((start + duration) / every - 0.5) > np.floor(start / every - 0.5)
+    tail = opt + np.where(ckpt, sum(fx.checkpoint), 0.0)
+    produce = _buffered(fx.loader_s * draws.loader * (1 + SWAP_LOADER_SLOWDOWN * severity),
+                        max(1, setup.loader.workers * setup.loader.prefetch))
+    lead = fx.copy_s[:, :1] + stall
+    arrive = lead + compute + fx.copy_s[:, 1:]
+    backward = lead + compute * (1 - w.backward_share)
+    transfer = fx.xfer.seconds * draws.transfer
+    on, off = _allreduce(backward, arrive, transfer, fx.xfer.tail)
+    wait = np.maximum(0.0, produce - (off + tail))
+    on, off = _allreduce(backward + wait, arrive + wait, transfer, fx.xfer.tail)
+    phases = np.zeros((setup.ranks, len(start), len(PHASES)))
+    for phase, seconds in ((WAIT, wait), (H2D, fx.copy_s[:, :1]), (STALL, stall),
+                           (COMPUTE, compute), (D2H, fx.copy_s[:, 1:]),
+                           (COMM, off - arrive - wait), (OPT, opt),
+                           (CKPT_COPY, np.where(ckpt, fx.checkpoint[0], 0.0)),
+                           (CKPT_WRITE, np.where(ckpt, fx.checkpoint[1], 0.0))):
+        phases[..., phase] = seconds
+    return _Layout(phases, f_comp, f_other, brake, on, off, ckpt)
+
+
 def solve(setup: Setup, grid: Grid, cond: Conditions, draws: Draws) -> Timeline | None:
     """Lay the job out in time; None when `draws` holds too few steps to reach the window end."""
-    w, r = setup.workload, setup.ranks
-    host_of = rank_hosts(setup)
+    w, fx = setup.workload, _Fixed.of(setup)
     steps = draws.compute.shape[1]
-    xfer = capacity.transfer(setup)
-    copy_s = capacity.copy_seconds(setup)  # (ranks, 2): h2d, d2h
-    ckpt_copy, ckpt_write = capacity.checkpoint_seconds(setup)
-    gap = launch_gap(setup)[:, None]
-    f_cap = compute_clock_cap(setup)[:, None]
-    loader_s = capacity.loader_seconds(setup)[host_of][:, None]
-    buffer = max(1, setup.loader.workers * setup.loader.prefetch)
-    stop_at = w.stop_share * grid.duration_s
-    nominal = w.compute_s + w.optimizer_s + copy_s.sum(axis=1).max() + xfer.tail
-    start = -draws.offset * nominal + nominal * np.arange(steps)
+    nominal = w.compute_s + w.optimizer_s + fx.copy_s.sum(axis=1).max() + fx.xfer.tail
+    start = nominal * (np.arange(steps) - draws.offset)
     duration = np.full(steps, nominal)
     for _ in range(PASSES):
-        i = grid.index(start)
-        brake = np.array([b.active(start) for b in cond.brakes])
-        f_other = cond.thermal_clock[:, i] * np.where(brake, HW_SLOWDOWN_CLOCK, 1.0)
-        f_comp = np.minimum(f_cap, 1.0) * f_other
-        severity = cond.swap[host_of][:, i]
-        base = w.compute_s * draws.compute
-        compute = base * (w.memory_bound + (1 - w.memory_bound) / f_comp)
-        stall = base * (gap + SWAP_MAIN_STALL * severity)
-        opt = (w.optimizer_s * draws.optimizer / f_other).max(axis=0)
-        transfer = xfer.seconds * draws.transfer
-        every = w.checkpoint_every_s
-        # first checkpoint half a period into the window, then one per period
-        ckpt = (np.floor((start + duration) / every - 0.5)
-                > np.floor(start / every - 0.5))
-        tail = opt + np.where(ckpt, ckpt_copy + ckpt_write, 0.0)
-        produce = _buffered(loader_s * draws.loader * (1 + SWAP_LOADER_SLOWDOWN * severity),
-                            buffer)
-        lead = copy_s[:, :1] + stall
-        arrive = lead + compute + copy_s[:, 1:]
-        backward = lead + compute * (1 - w.backward_share)
-        on, off = _allreduce(backward, arrive, transfer, xfer.tail)
-        wait = np.maximum(0.0, produce - (off + tail))
-        on, off = _allreduce(backward + wait, arrive + wait, transfer, xfer.tail)
-        duration = off + tail
+        lay = _lay_out(setup, fx, grid, cond, draws, start, duration)
+        duration = lay.duration
         start = start[0] + np.concatenate([[0.0], np.cumsum(duration[:-1])])
+    stop_at = w.stop_share * grid.duration_s
     if start[-1] + duration[-1] < min(stop_at, grid.duration_s):
         return None
-    keep = int(np.searchsorted(start, stop_at, side="left"))
-    keep = max(1, min(keep, steps))
-    phases = np.zeros((r, steps, len(PHASES)))
-    phases[..., WAIT] = wait
-    phases[..., H2D] = copy_s[:, :1]
-    phases[..., STALL] = stall
-    phases[..., COMPUTE] = compute
-    phases[..., D2H] = copy_s[:, 1:]
-    phases[..., COMM] = off - arrive - wait
-    phases[..., OPT] = opt
-    phases[..., CKPT_COPY] = np.where(ckpt, ckpt_copy, 0.0)
-    phases[..., CKPT_WRITE] = np.where(ckpt, ckpt_write, 0.0)
-    cut = slice(0, keep)
-    tl = Timeline(start[cut], duration[cut], phases[:, cut], f_comp[:, cut], f_other[:, cut],
-                  brake[:, cut], (start + on)[cut], (start + off)[cut], ckpt[cut])
+    keep = slice(0, max(1, min(steps, int(np.searchsorted(start, stop_at, side="left")))))
+    tl = Timeline(start[keep], duration[keep], lay.phases[:, keep], lay.clock_compute[:, keep],
+                  lay.clock_other[:, keep], lay.braked[:, keep], (start + lay.on)[keep],
+                  (start + lay.off)[keep], lay.checkpoint[keep])
     return tl if w.stop_holds_memory else _cut_at(tl, stop_at)
 
 
