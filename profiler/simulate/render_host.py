@@ -109,24 +109,36 @@ def host_metrics(x: HostInputs, noise: Noise) -> dict[str, dict[str, F64]]:
     return {"host": host, "data": data, "os": os_disk, "nic": nic}
 
 
-def _cpu(x: HostInputs, p: Pipeline, noise: Noise) -> dict[str, F64]:
-    s, g, n, c = x.setup, x.setup.gpus, x.grid.n, float(CPU_COUNT)
+@dataclass(frozen=True, slots=True)
+class CpuLoad:
+    """Per interval: CPU time in cores, and tasks running or blocked."""
+
+    user: F64
+    system: F64
+    iowait: F64
+    demand: F64  # cores wanted (more than the host has when oversubscribed)
+    main_each: F64  # (ranks, n) busy share of each rank's main thread
+    worker_busy: F64  # busy share of one loader worker's core
+    runnable: F64
+    blocked: F64
+    pinned: float  # 1.0 when threads share a rank's pinned core
+
+
+def cpu_load(x: HostInputs, p: Pipeline) -> CpuLoad:
+    s, g, c = x.setup, x.setup.gpus, float(CPU_COUNT)
     hs = s.host[x.host]
-    share = float(cpu_fair_share(s)[x.host])
     workers = float(loader_threads(s))
     main_each = 1.0 - x.shares[:, WAIT] - x.shares[:, NO_JOB]  # main threads spin unless idle
     main = main_each.sum(axis=0)
     pinned = float(any(gp.pinned_contention for gp in s.gpu[x.host * g:(x.host + 1) * g]))
-    nccl = 0.5 * g * x.xfer_share if s.hosts > 1 else np.zeros(n)
+    nccl = 0.5 * g * x.xfer_share if s.hosts > 1 else np.zeros(x.grid.n)
     ckpt = x.shares[:, CKPT_WRITE].mean(axis=0)
     user = 0.85 * main + 0.9 * p.loader_cores + nccl + hs.other_threads + pinned + 0.6
     system = (0.15 * main + 0.1 * p.loader_cores + 0.12e-9 * (p.local_read + p.ckpt_write)
               + 0.8e-9 * (p.nfs_read + p.remote_read) + 12.0 * x.severity + 2.0 * ckpt + 0.4)
     demand = user + system
     fit = np.minimum(1.0, c / demand)
-    user, system = user * fit, system * fit
-    busy = user + system
-    running_workers = np.minimum(workers, p.loader_cores / share)
+    running_workers = np.minimum(workers, p.loader_cores / float(cpu_fair_share(s)[x.host]))
     rho = _data_disk_load(x, p)
     # idle loader workers block on I/O only when they read from the saturated store
     pressure = np.where(p.nfs_read > 0, np.minimum(1.0, p.nfs_read / NFS_BPS),
@@ -134,43 +146,55 @@ def _cpu(x: HostInputs, p: Pipeline, noise: Noise) -> dict[str, F64]:
     blocked = (0.02 + (workers - running_workers) * pressure**3
                + OTHER_IO_THREADS * rho**3 * (hs.other_disk_read_bps > 0)
                + 24.0 * x.severity + 0.5 * g * ckpt)
-    iowait = np.minimum(c - busy, blocked)
+    busy = (user + system) * fit
+    return CpuLoad(user * fit, system * fit, np.minimum(c - busy, blocked), demand, main_each,
+                   p.loader_cores / max(1.0, min(workers, c)),
+                   main + running_workers + nccl + hs.other_threads + 1.0 + 2 * pinned,
+                   blocked, pinned)
+
+
+def _cpu(x: HostInputs, p: Pipeline, noise: Noise) -> dict[str, F64]:
+    load, n, c = cpu_load(x, p), x.grid.n, float(CPU_COUNT)
     z = [noise.normal(n, x.host, "cpu", k) for k in range(3)]
-    parts = np.stack([user * (1 + 0.01 * z[0]), system * (1 + 0.02 * z[1]),
-                      iowait * (1 + 0.02 * z[2])]) / c
-    parts = np.clip(parts, 0.0, 1.0)
+    parts = np.clip(np.stack([load.user * (1 + 0.01 * z[0]), load.system * (1 + 0.02 * z[1]),
+                              load.iowait * (1 + 0.02 * z[2])]) / c, 0.0, 1.0)
     idle = np.maximum(0.0, 1.0 - parts.sum(axis=0))
     total = parts.sum(axis=0) + idle
-    runnable = main + running_workers + nccl + hs.other_threads + 1.0 + pinned * 2
-    over = 1.0 - np.exp(-np.maximum(0.0, runnable - 0.9 * c) / (0.05 * c))
-    active = 1.0 - x.shares[:, NO_JOB].mean(axis=0)
-    base = 0.005 + 0.02 * busy / c
-    cpu_some = 1.0 - (1.0 - base) * (1.0 - over) * (1.0 - 0.9 * pinned * active)
-    saturated_cores = demand >= c
-    worker_busy = p.loader_cores / max(1.0, min(workers, c))
-    hot = hs.other_threads >= 1 or pinned > 0
-    busiest = np.where(saturated_cores | hot, 1.0,
-                       np.maximum(np.maximum(main_each.max(axis=0), worker_busy), 0.3))
-    counted = ((main_each >= 0.9).sum(axis=0) + min(workers, c)
-               * np.clip((worker_busy - 0.75) / 0.2, 0.0, 1.0)
-               + min(hs.other_threads, c) + pinned)
-    rng = noise.rng(x.host, "sched")
-    io_some = 1.0 - np.exp(-blocked)
-    load = _lag(runnable + blocked, x.grid)
     return {
         "host.cpu.user": parts[0] / total, "host.cpu.system": parts[1] / total,
         "host.cpu.iowait": parts[2] / total, "host.cpu.steal": np.zeros(n),
-        "host.cpu.idle": idle / total,
+        "host.cpu.idle": idle / total, "host.cpu.count": np.full(n, c),
+        **_scheduler(x, load, noise),
+    }
+
+
+def _scheduler(x: HostInputs, load: CpuLoad, noise: Noise) -> dict[str, F64]:
+    """The busiest core, saturated cores, load, task counts and PSI cpu and io."""
+    n, c, hs = x.grid.n, float(CPU_COUNT), x.setup.host[x.host]
+    workers = float(loader_threads(x.setup))
+    over = 1.0 - np.exp(-np.maximum(0.0, load.runnable - 0.9 * c) / (0.05 * c))
+    active = 1.0 - x.shares[:, NO_JOB].mean(axis=0)
+    base = 0.005 + 0.02 * (load.user + load.system) / c
+    cpu_some = 1.0 - (1.0 - base) * (1.0 - over) * (1.0 - 0.9 * load.pinned * active)
+    full = load.demand >= c
+    hot = hs.other_threads >= 1 or load.pinned > 0
+    busiest = np.where(full | hot, 1.0, np.maximum(
+        np.maximum(load.main_each.max(axis=0), load.worker_busy), 0.3))
+    counted = ((load.main_each >= 0.9).sum(axis=0) + min(workers, c)
+               * np.clip((load.worker_busy - 0.75) / 0.2, 0.0, 1.0)
+               + min(hs.other_threads, c) + load.pinned)
+    rng = noise.rng(x.host, "sched")
+    io_some = 1.0 - np.exp(-load.blocked)
+    io_full = io_some * load.blocked / (load.blocked + load.runnable)
+    return {
         "host.cpu.core_busy_max": noisy_ratio(busiest, 0.01, noise.normal(n, x.host, "busiest")),
-        "host.cpu.cores_saturated": np.round(np.where(saturated_cores, c, np.minimum(c, counted))),
-        "host.cpu.count": np.full(n, c),
-        "host.load1": np.round(load, 2),
-        "host.procs_running": rng.poisson(np.minimum(runnable, 4 * c)).astype(np.float64),
-        "host.procs_blocked": rng.poisson(blocked).astype(np.float64),
+        "host.cpu.cores_saturated": np.where(full, c, np.minimum(c, counted)).round(),
+        "host.load1": np.round(_lag(load.runnable + load.blocked, x.grid), 2),
+        "host.procs_running": rng.poisson(np.minimum(load.runnable, 4 * c)).astype(np.float64),
+        "host.procs_blocked": rng.poisson(load.blocked).astype(np.float64),
         "host.psi.cpu_some": noisy_ratio(cpu_some, 0.003, noise.normal(n, x.host, "psi_cpu")),
         "host.psi.io_some": noisy_ratio(io_some, 0.005, noise.normal(n, x.host, "psi_io")),
-        "host.psi.io_full": noisy_ratio(io_some * blocked / (blocked + runnable), 0.005,
-                                        noise.normal(n, x.host, "psi_io_full")),
+        "host.psi.io_full": noisy_ratio(io_full, 0.005, noise.normal(n, x.host, "psi_io_full")),
     }
 
 
