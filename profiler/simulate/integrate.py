@@ -69,21 +69,34 @@ class Piecewise:
         return seg, t - self.starts[seg]
 
 
-def windows(on: F64, off: F64, grid: Grid) -> tuple[Piecewise, I64]:
-    """Segments for windows [on[k], off[k]) separated by gaps; returns them and the window ids.
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """Recurring windows [on[k], off[k]) (each all-reduce's transfer, say) seen on a grid."""
 
-    Window k is segment 2k+1; the gaps (and a lead-in before the first window) are the others.
-    """
-    lead = min(grid.edges[0], float(on[0]) if len(on) else 0.0) - 1.0
-    starts = np.empty(2 * len(on) + 1)
-    starts[0] = lead
-    starts[1::2] = on
-    starts[2::2] = np.maximum(off, on)
-    return Piecewise(starts, grid), np.arange(len(on), dtype=np.int64)
+    segments: Piecewise  # window k is segment 2k+1; gaps and a lead-in are the others
+    span: F64  # each window's length
+    share: F64  # per interval, the share of time inside a window
+    rate: F64  # per interval, windows per second: a per-window amount times this is per second
+
+    @classmethod
+    def of(cls, on: F64, off: F64, grid: Grid) -> Windows:
+        lead = min(grid.edges[0], float(on[0]) if len(on) else 0.0) - 1.0
+        starts = np.empty(2 * len(on) + 1)
+        starts[0] = lead
+        starts[1::2] = on
+        starts[2::2] = np.maximum(off, on)
+        segments = Piecewise(starts, grid)
+        span = np.maximum(off - on, 0.0)
+        share = segments.mean(_in_windows(np.ones(len(on))))
+        per = np.where(span > 0, 1.0 / np.maximum(span, 1e-12), 0.0)
+        return cls(segments, span, share, segments.mean(_in_windows(per)))
+
+    def mean(self, per_window: F64) -> F64:
+        """Per interval, the time-average of a value that holds inside each window (0 outside)."""
+        return self.segments.mean(_in_windows(per_window))
 
 
-def window_values(per_window: F64) -> F64:
-    """Segment values for `windows`: each window's value, zero in the gaps."""
+def _in_windows(per_window: F64) -> F64:
     values = np.zeros(2 * len(per_window) + 1)
     values[1::2] = per_window
     return values

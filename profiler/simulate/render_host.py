@@ -18,6 +18,7 @@ from profiler.simulate.capacity import (
     loader_cpu_per_batch,
     loader_threads,
     storage_bytes_per_batch,
+    transfer,
 )
 from profiler.simulate.hardware import (
     CPU_COUNT,
@@ -268,17 +269,17 @@ def ib_metrics(setup: Setup, host: int, xfer_rate: F64, congestion: F64,
     `congestion` is, per interval, the time-weighted share of transfer windows during which
     packets queue at a port (from the ports' utilization inside each window).
     """
-    from profiler.simulate.capacity import transfer
-
     ports = setup.host[host].ib_ports
     per_port = transfer(setup).ib_bytes / ports * xfer_rate
     n = len(xfer_rate)
     out = {}
     for p in range(ports):
         key = (host, "ib", p)
-        out[f"mlx5_{p}:1"] = {
-            "ib.tx": noisy_rate(per_port + 2e4, 0.01, noise.normal(n, *key, "tx")),
-            "ib.rx": noisy_rate(per_port + 2e4, 0.01, noise.normal(n, *key, "rx")),
+        out[f"mlx5_{p}:1"] = {  # counter noise never lifts a port above its line rate
+            "ib.tx": np.minimum(IB_PORT_BPS, noisy_rate(per_port + 2e4, 0.01,
+                                                         noise.normal(n, *key, "tx"))),
+            "ib.rx": np.minimum(IB_PORT_BPS, noisy_rate(per_port + 2e4, 0.01,
+                                                         noise.normal(n, *key, "rx"))),
             "ib.rate": np.full(n, IB_PORT_BPS),
             "ib.xmit_wait": np.round(IB_XMIT_WAIT_TICKS_PER_S * congestion
                                      * (1.0 + 0.05 * noise.normal(n, *key, "wait"))).clip(0),

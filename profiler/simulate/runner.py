@@ -16,7 +16,7 @@ from profiler.simulate.activity import Activity, governor, rank_activity, temper
 from profiler.simulate.capacity import transfer
 from profiler.simulate.hardware import DATA_DISK, NIC, OS_DISK
 from profiler.simulate.health import LOST_AT_SHARE, Health, gpu_health, will_be_lost
-from profiler.simulate.integrate import F64, Episodes, Grid, Piecewise, window_values, windows
+from profiler.simulate.integrate import F64, Episodes, Grid, Piecewise, Windows
 from profiler.simulate.model import (
     Conditions,
     Draws,
@@ -64,7 +64,8 @@ def simulate(scenario: str, *, duration_s: float = 600, gpus: int = 8, hosts: in
         stop = min(setup.workload.stop_share, LOST_AT_SHARE)
         setup = setup.with_workload(stop_share=stop, stop_holds_memory=False)
     run = _run(setup, grid, noise)
-    series = _gpu_series(run, health, noise) + _host_series(run, noise)
+    wire = Windows.of(run.timeline.xfer_on, run.timeline.xfer_off, grid)
+    series = _gpu_series(run, wire, health, noise) + _host_series(run, wire, noise)
     frame = to_frame(series, grid, start_ts.value)
     return Trace(frame, _meta(spec, setup, grid, start_ts, seed, intensity),
                  _events(setup, health, start_ts))
@@ -124,11 +125,8 @@ def _brake(duty: float, grid: Grid, rng: np.random.Generator) -> Episodes:
     return Episodes.merged(starts, starts + 2.0 + rng.exponential(BRAKE_EPISODE_S, count))
 
 
-def _gpu_series(run: Run, health: list[Health], noise: Noise) -> list[Series]:
+def _gpu_series(run: Run, wire: Windows, health: list[Health], noise: Noise) -> list[Series]:
     s, grid, tl = run.setup, run.grid, run.timeline
-    pw, _ = windows(tl.xfer_on, tl.xfer_off, grid)
-    span = tl.xfer_off - tl.xfer_on
-    rate = pw.mean(window_values(np.where(span > 0, 1.0 / np.maximum(span, 1e-12), 0.0)))
     caps = compute_clock_cap(s)
     xfer = transfer(s)
     out: list[Series] = []
@@ -136,7 +134,7 @@ def _gpu_series(run: Run, health: list[Health], noise: Noise) -> list[Series]:
         alive = np.full(grid.n, True) if s.workload.stop_holds_memory else grid.instants < tl.stop
         brake = run.cond.brakes[r]
         x = GpuInputs(s, grid, r, run.acts[r], run.temps[r], run.governor[r], float(caps[r]),
-                      brake.share(grid), brake.active(grid.instants), rate, xfer, alive,
+                      brake.share(grid), brake.active(grid.instants), wire.rate, xfer, alive,
                       health[r])
         host, entity = meta.host_name(r // s.gpus), f"gpu{r % s.gpus}"
         lost = health[r].lost_at
@@ -146,24 +144,20 @@ def _gpu_series(run: Run, health: list[Health], noise: Noise) -> list[Series]:
     return out
 
 
-def _host_series(run: Run, noise: Noise) -> list[Series]:
+def _host_series(run: Run, wire: Windows, noise: Noise) -> list[Series]:
     s, grid, tl = run.setup, run.grid, run.timeline
     steps = Piecewise(np.append(tl.start, tl.stop), grid)
     step_rate = steps.mean(np.append(1.0 / tl.duration, 0.0))
-    pw, _ = windows(tl.xfer_on, tl.xfer_off, grid)
-    span = tl.xfer_off - tl.xfer_on
-    xfer_share = pw.mean(window_values(np.ones(len(span))))
-    rate = pw.mean(window_values(np.where(span > 0, 1.0 / np.maximum(span, 1e-12), 0.0)))
     names = {"host": "host", "data": DATA_DISK, "os": OS_DISK, "nic": NIC}
+    xfer = transfer(s)
     out: list[Series] = []
     for h in range(s.hosts):
         shares = np.stack([a.shares for a in run.acts[h * s.gpus:(h + 1) * s.gpus]])
-        x = HostInputs(s, grid, h, shares, step_rate, xfer_share, run.cond.swap[h])
+        x = HostInputs(s, grid, h, shares, step_rate, wire.share, run.cond.swap[h])
         groups = {names[k]: v for k, v in host_metrics(x, noise).items()}
         if s.hosts > 1:
-            ports = s.host[h].ib_ports
-            wait = pw.mean(window_values(port_congestion(span, transfer(s).ib_bytes, ports)))
-            groups.update(ib_metrics(s, h, rate, wait, noise))
+            wait = wire.mean(port_congestion(wire.span, xfer.ib_bytes, s.host[h].ib_ports))
+            groups.update(ib_metrics(s, h, wire.rate, wait, noise))
         out += [Series(meta.host_name(h), entity, m, v)
                 for entity, metrics in groups.items() for m, v in metrics.items()]
     return out
