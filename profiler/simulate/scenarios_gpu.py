@@ -50,7 +50,7 @@ def power_capping(s: Setup, i: float) -> Setup:
 
     An administrator set 450 W (default 700 W) on node1's GPUs. During compute the SW power cap
     (reason 0x4) lowers the SM clock until the power fits: power sits at the limit, clocks
-    ~1700 MHz, and compute takes ~10 % longer.
+    ~1700 MHz, and compute takes ~15 % longer.
 
     Diagnosis: power capping on node1 (power limit below default), every GPU there.
     """

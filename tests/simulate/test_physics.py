@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from profiler.simulate import SCENARIOS
+from profiler.simulate.capacity import transfer
 from profiler.simulate.hardware import (
     DISK_WRITE_BPS,
     IB_PORT_BPS,
@@ -16,6 +18,11 @@ from profiler.simulate.hardware import (
     SM_CLOCK_MAX_HZ,
     TEMP_MAX_OPERATING_C,
 )
+from profiler.simulate.integrate import Grid
+from profiler.simulate.params import Setup
+from profiler.simulate.render import Noise
+from profiler.simulate.render_gpu import BG_RX_BPS
+from profiler.simulate.runner import _run, _seeded, simulate
 from tests.simulate.conftest import Run, Wide
 from tests.simulate.helpers import BRAKE, IDLE, POWER_CAP, THERMAL, bits, metric
 
@@ -297,8 +304,6 @@ def test_checkpoints_cost_about_two_percent(run: Run, wide: Wide) -> None:
 
 
 def test_intensity_zero_looks_healthy(run: Run, wide: Wide) -> None:
-    from profiler.simulate import SCENARIOS
-
     base = gpu_mean(run("healthy").samples, "gpu.sm_active")
     for name in SCENARIOS:
         t = run(name, intensity=0.0)
@@ -335,3 +340,22 @@ def test_multi_host_has_separate_host_metrics(run: Run, wide: Wide) -> None:
     assert wide(t, "gpu0", "node2")["gpu.sm_active"].iloc[200:].mean() < 0.8
     assert set(t.samples.loc[t.samples["host"] == "node2", "entity"].astype(str)) >= {
         "host", "nvme0n1", "nvme1n1", "eth0", "mlx5_0:1", "gpu7"}
+
+
+def test_bytes_are_conserved_between_the_model_and_the_counters() -> None:
+    """NVLink and PCIe counters integrate to the bytes the step model moved in the window."""
+    grid = Grid(1.0, 300)
+    for name in ("healthy", "allreduce-bound", "pcie-bound"):
+        noise = Noise(0)
+        setup = _seeded(SCENARIOS[name].build(Setup.healthy(1, 8), 1.0), noise)
+        tl = _run(setup, grid, noise).timeline
+        inside = (tl.xfer_on >= 0) & (tl.xfer_off <= grid.duration_s)
+        copies = (tl.start >= 0) & (tl.start + tl.duration <= grid.duration_s)
+        s = simulate(name, duration_s=300).samples
+        gpu0 = s[(s["entity"] == "gpu0")].pivot(index="ts", columns="metric", values="value")
+        nvlink = gpu0["gpu.nvlink_tx"].sum() * grid.interval_s
+        ring = transfer(setup).nvlink_bytes
+        assert ring * inside.sum() <= nvlink * 1.02 <= ring * (inside.sum() + 2) * 1.04
+        h2d = (gpu0["gpu.pcie_rx"].sum() - BG_RX_BPS * grid.duration_s) * grid.interval_s
+        batch = setup.workload.h2d_bytes
+        assert batch * copies.sum() * 0.97 <= h2d <= batch * (copies.sum() + 2) * 1.03
