@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
 
 import pandas as pd
@@ -10,9 +9,7 @@ import pytest
 
 from profiler.simulate import simulate
 from profiler.trace import Trace
-
-Run = Callable[..., Trace]
-Wide = Callable[..., pd.DataFrame]
+from tests.simulate.helpers import Run, Wide
 
 
 @cache

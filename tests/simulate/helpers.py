@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
 from profiler.catalog import CLOCK_EVENT_BITS
+from profiler.trace import Trace
+
+Run = Callable[..., Trace]  # the `run` fixture
+Wide = Callable[..., pd.DataFrame]  # the `wide` fixture
 
 IDLE = CLOCK_EVENT_BITS["gpu_idle"]
 POWER_CAP = CLOCK_EVENT_BITS["sw_power_cap"]

@@ -7,7 +7,7 @@ import pytest
 
 from profiler.errors import UsageError
 from profiler.simulate import SCENARIOS, Scenario, simulate
-from tests.simulate.conftest import Run
+from tests.simulate.helpers import Run
 
 REQUIRED = {"healthy", "data-starved-storage", "data-starved-cpu", "data-starved", "pcie-bound",
             "allreduce-bound", "pcie-link-degraded", "thermal-throttling", "power-capping",
@@ -93,7 +93,9 @@ def test_metadata_describes_the_node(run: Run) -> None:
     assert (g3.pcie_max_gen, g3.pcie_max_width, g3.nvlink_count, g3.gpm) == (5, 16, 18, True)
     assert g3.power_limit == 700 and g3.memory_total == 81559 * 1024**2
     assert set(g3.cpu_affinity) == set(m.processes[3].cpus_allowed)
-    assert m.started == t.start.isoformat() and m.ended == t.end.isoformat()
+    start, end = t.start, t.end
+    assert start is not None and end is not None
+    assert m.started == start.isoformat() and m.ended == end.isoformat()
 
 
 def test_numa_misaligned_pins_processes_to_the_far_socket(run: Run) -> None:

@@ -23,8 +23,7 @@ from profiler.simulate.params import Setup
 from profiler.simulate.render import Noise
 from profiler.simulate.render_gpu import BG_RX_BPS
 from profiler.simulate.runner import _run, _seeded, simulate
-from tests.simulate.conftest import Run, Wide
-from tests.simulate.helpers import BRAKE, IDLE, POWER_CAP, THERMAL, bits, metric
+from tests.simulate.helpers import BRAKE, IDLE, POWER_CAP, THERMAL, Run, Wide, bits, metric
 
 SEEDS = [pytest.param(s, id=f"seed{s}") for s in (0, 1, 2)]
 GPUS = [f"gpu{i}" for i in range(8)]

@@ -12,8 +12,7 @@ from profiler.catalog import CLOCK_EVENT_BITS, METRICS
 from profiler.simulate import SCENARIOS
 from profiler.storage import read_trace, write_trace
 from profiler.trace import EVENT_KINDS, SAMPLE_COLUMNS
-from tests.simulate.conftest import Run, Wide
-from tests.simulate.helpers import IDLE, bits
+from tests.simulate.helpers import IDLE, Run, Wide, bits
 
 ALL_BITS = sum(CLOCK_EVENT_BITS.values())
 CASES = [pytest.param(name, hosts, id=f"{name}-{hosts}h")
