@@ -96,6 +96,7 @@ class Activity:
     phase: I64  # (n,) phase at the sample instant
     idle: BoolArray  # (n,) nothing running long enough for NVML to call the GPU idle
     clock: F64  # (n,) SM clock share at the instant
+    braked: BoolArray  # (n,) the external power brake is asserted at the instant
 
     @property
     def power(self) -> F64:
@@ -120,7 +121,7 @@ def rank_activity(tl: Timeline, rank: int, grid: Grid, setup: Setup,
     brake_fix = np.where(brake_now, HW_SLOWDOWN_CLOCK, 1.0) / np.where(
         tl.braked[rank, at], HW_SLOWDOWN_CLOCK, 1.0)
     return Activity(shares, static_w, dynamic_w, now, idle,
-                    np.where(idle, IDLE_CLOCK_SHARE, clock[seg] * brake_fix))
+                    np.where(idle, IDLE_CLOCK_SHARE, clock[seg] * brake_fix), brake_now)
 
 
 def _shares(durations: F64, pw: Piecewise) -> F64:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from profiler.catalog import CLOCK_EVENT_BITS
-from profiler.simulate.activity import Activity, phase_mixes, thermal_params
+from profiler.simulate.activity import Activity, BoolArray, phase_mixes, thermal_params
 from profiler.simulate.capacity import Transfer, copy_bps
 from profiler.simulate.hardware import (
     FB_RESERVED_BYTES,
@@ -51,10 +51,9 @@ class GpuInputs:
     governor: F64  # (n,) clock share the thermal governor allowed
     cap_clock: float  # clock share the power limit allows while computing
     brake_share: F64  # (n,) share of each interval under the power brake
-    brake_now: np.ndarray  # (n,) bool: brake asserted at the instant
     xfer_rate: F64  # (n,) all-reduces per second (bytes/s = bytes per all-reduce * this)
     transfer: Transfer
-    alive: np.ndarray  # (n,) bool: the job's process exists at the instant
+    alive: BoolArray  # (n,) the job's process exists at the instant
     health: Health
 
 
@@ -109,7 +108,7 @@ def _clocks(x: GpuInputs) -> dict[str, F64]:
             | np.where(capped, BIT["sw_power_cap"], 0)
             | np.where(thermal, BIT["sw_thermal_slowdown"], 0)
             | np.where(thermal & (x.governor < HW_THERMAL_CLOCK), BIT["hw_thermal_slowdown"], 0)
-            | np.where(x.brake_now, BIT["hw_slowdown"] | BIT["hw_power_brake_slowdown"], 0))
+            | np.where(act.braked, BIT["hw_slowdown"] | BIT["hw_power_brake_slowdown"], 0))
     idle_share = act.shares[[WAIT, CKPT_WRITE, NO_JOB]].sum(axis=0)
     return {
         "gpu.clock_sm": quantize(act.clock * SM_CLOCK_MAX_HZ, SM_CLOCK_STEP_HZ),

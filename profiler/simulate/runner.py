@@ -132,10 +132,8 @@ def _gpu_series(run: Run, wire: Windows, health: list[Health], noise: Noise) -> 
     out: list[Series] = []
     for r in range(s.ranks):
         alive = np.full(grid.n, True) if s.workload.stop_holds_memory else grid.instants < tl.stop
-        brake = run.cond.brakes[r]
         x = GpuInputs(s, grid, r, run.acts[r], run.temps[r], run.governor[r], float(caps[r]),
-                      brake.share(grid), brake.active(grid.instants), wire.rate, xfer, alive,
-                      health[r])
+                      run.cond.brakes[r].share(grid), wire.rate, xfer, alive, health[r])
         host, entity = meta.host_name(r // s.gpus), f"gpu{r % s.gpus}"
         lost = health[r].lost_at
         until = int(np.searchsorted(grid.instants, lost)) if lost is not None else None
