@@ -119,6 +119,7 @@ class RuleSpec:
     live_only: bool = False
     variant: str | None = None
     priority: int = 0
+    merge_per_host: bool = True
 
     @property
     def key(self) -> str:
@@ -152,8 +153,12 @@ def rule(
     live_only: bool = False,
     variant: str | None = None,
     priority: int = 0,
+    merge_per_host: bool = True,
 ) -> Callable[[RuleFunc], RuleFunc]:
-    """Register a rule function under a stable public id (refuses duplicates and bad docs)."""
+    """Register a rule function under a stable public id (refuses duplicates and bad docs).
+
+    By default the findings a rule returns for several entities of one host are merged into
+    one (see merge_by_host); `merge_per_host=False` keeps them apart (e.g. each GPU's XIDs)."""
 
     def register(func: RuleFunc) -> RuleFunc:
         key = id if variant is None else f"{id}@{variant}"
@@ -174,7 +179,7 @@ def rule(
             if not low <= th.default <= high:
                 raise RuntimeError(f"rule {id}: threshold {name} default outside its bounds")
         spec = RuleSpec(id, title, func, tuple(needs), dict(thresholds or {}), remediation,
-                        tuple(groups), live_only, variant, priority)
+                        tuple(groups), live_only, variant, priority, merge_per_host)
         VARIANTS[id] = sorted([*VARIANTS.get(id, []), spec], key=lambda s: -s.priority)
         if variant is None or id not in RULES:
             RULES[id] = spec
@@ -255,13 +260,43 @@ def run_rules(features: Features, settings: RuleSettings | None = None,
             not_checked.append(NotCheckedReason(rule_id, str(e)))
             continue
         checked.append(rule_id)
-        for found in produced:
+        for found in merge_by_host(produced) if spec.merge_per_host else produced:
             found = dataclasses.replace(
                 found, id=spec.id, title=found.title or spec.title,
                 remediation=found.remediation or spec.remediation,
                 gpu_time_lost=_clip(found.gpu_time_lost))
             findings.append(dataclasses.replace(found, severity=severity_for(found)))
     return RuleOutcome(tuple(findings), tuple(not_checked), tuple(checked))
+
+
+def merge_by_host(findings: Sequence[Finding]) -> list[Finding]:
+    """One finding per host: the same cause on 8 GPUs of a node is one line of the report, its
+    cost the sum of theirs (each already a fraction of all GPU-time)."""
+    groups: dict[str, list[Finding]] = {}
+    for finding in findings:
+        host = finding.entities[0].split("/", 1)[0] if finding.entities else ""
+        groups.setdefault(host, []).append(finding)
+    merged = []
+    for group in groups.values():
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        losses = [f.gpu_time_lost for f in group if f.gpu_time_lost is not None]
+        summaries = [f.summary for f in group if f.summary]
+        summary = "; ".join(summaries[:3]) + (
+            f"; and {len(summaries) - 3} more" if len(summaries) > 3 else "")
+        worst = max(group, key=lambda f: SEVERITIES.index(f.severity))
+        merged.append(dataclasses.replace(
+            group[0],
+            entities=tuple(dict.fromkeys(e for f in group for e in f.entities)),
+            gpu_time_lost=sum(losses) if losses else None,
+            evidence=tuple(e for f in group for e in f.evidence),
+            summary=summary,
+            severity=worst.severity,
+            hardware_error=any(f.hardware_error for f in group),
+            notes=tuple(dict.fromkeys(n for f in group for n in f.notes)),
+        ))
+    return merged
 
 
 def _choose_evaluator(rule_id: str, features: Features) -> tuple[RuleSpec | None, str]:

@@ -54,6 +54,7 @@ class Item:
                 "remaps, run dcgmi diag -r 3, and RMA a GPU whose errors recur or whose row "
                 "remapping failed.",
     groups=("gpu", "health", "hardware"),
+    merge_per_host=False,  # each GPU's XIDs are its own problem: "gpu3 fell off the bus"
 )
 def gpu_hardware_errors(f: Features, th: Thresholds) -> list[Finding]:
     """A GPU reported XID errors, uncorrectable ECC errors or row-remapping trouble.

@@ -16,12 +16,14 @@ BUSY_UTIL = Threshold(
            "instantaneous and utilization a bin average, so from 0.5 the sample most likely "
            "falls in busy time, when the GPU is in P0 with its link at full speed",
     help="utilization at or above which a bin counts as busy for the link check")
-MIN_DEGRADED_SHARE = Threshold(
-    0.25, unit="ratio", bounds=(0.0, 1.0),
-    source="physics: a link that trained down stays down until retrained, so a faulty link is "
-           "low in every busy sample; power-saving downtraining only shows at the edges of busy "
-           "periods (one or two samples each), well under a quarter of busy samples",
-    help="share of busy samples with the link below its maximum for the rule to fire")
+BEST_QUANTILE = Threshold(
+    0.90, unit="ratio", bounds=(0.5, 1.0),
+    source="physics: a link that trained down stays down until it is retrained, so it is below "
+           "its maximum in every busy sample; a power-managed link returns to full speed under "
+           "load, so its best busy samples reach the maximum however often the job idles (a "
+           "data-starved job can be downtrained in most samples yet be healthy)",
+    help="quantile of the busy samples' generation and width that must still be below the "
+         "maximum: the link's 'best under load'")
 SATURATION = Threshold(
     0.70, unit="ratio", bounds=(0.0, 1.0),
     source="physics: TLP/DLLP framing leaves ~80-90 % of the line-coded rate for payload "
@@ -36,27 +38,29 @@ _LANE = np.array([0.0] + [PCIE_LANE_BYTES_PER_S[g] for g in range(1, 7)])
     id="pcie-link-degraded",
     title="PCIe link below its maximum speed or width",
     needs=("gpu.pcie_gen|gpu.pcie_width|gpu.pcie_gen_max|gpu.pcie_width_max",),
-    thresholds={"busy_util": BUSY_UTIL, "min_degraded_share": MIN_DEGRADED_SHARE,
+    thresholds={"busy_util": BUSY_UTIL, "best_quantile": BEST_QUANTILE,
                 "saturation": SATURATION},
     remediation="Reseat the GPU and its riser, check the slot's BIOS link settings (forced "
                 "Gen, bifurcation), look for PCIe replay errors (AER in dmesg, "
                 "nvidia-smi -q -d PCIE); a slot or riser that cannot run the GPU's generation "
                 "or width needs another slot.",
     groups=("gpu", "pcie", "hardware"),
+    merge_per_host=False,  # each link trains on its own: one finding per degraded GPU
 )
 def pcie_link_degraded(f: Features, th: Thresholds) -> list[Finding]:
     """A GPU's PCIe link runs below the generation or width the GPU supports.
 
-    Fires when: while the GPU is busy (utilization >= `busy_util`) its current link generation
-    or width is below the maximum (gpu.pcie_gen_max / width_max, else the GPU's metadata) in at
-    least `min_degraded_share` of busy samples; or the maximum the system allows
+    Fires when: while the GPU is busy (utilization >= `busy_util`) even its best link
+    generation or width (the `best_quantile` of its busy samples) is below the maximum
+    (gpu.pcie_gen_max / width_max, else the GPU's metadata); or the maximum the system allows
     (gpu.pcie_*_max: GPU and slot) is below the GPU's own maximum in metadata (a slot or riser
     limits it for good). Severity warning. gpu_time_lost is None unless PCIe traffic shows the
     degraded link saturated (max of TX, RX >= `saturation` x its bandwidth): then the bins
     cost 1 - degraded/full bandwidth each, an upper bound that assumes transfers do not
     overlap compute; reported when it reaches the warning level, else shown as evidence only.
-    Does not fire when: the link trains down only while the GPU is idle (power saving, normal);
-    current and maximum agree; the GPU is never busy in the window.
+    Does not fire when: the link trains down only while the GPU is idle or between bursts of
+    work (power saving, normal: it still reaches its maximum under load); current and maximum
+    agree; the GPU is never busy in the window.
     Remedy: reseat GPU and riser, fix BIOS link settings, move the GPU to a full-speed slot.
     Sources: NVML nvmlDeviceGetCurrPcieLinkGeneration / Width, GetMaxPcieLinkGeneration /
     Width, GetGpuMaxPcieLinkGeneration (nvml.md §3.5, "current gen/width drop at idle");
@@ -79,7 +83,9 @@ def pcie_link_degraded(f: Features, th: Thresholds) -> list[Finding]:
     low = gen.lt(max_gen, axis=1) | width.lt(max_width, axis=1)
     n_busy = busy.sum()
     share = (busy & low).sum() / n_busy.where(n_busy > 0)
-    dynamic = share >= th.min_degraded_share
+    best_gen = gen.where(busy).quantile(th.best_quantile)
+    best_width = width.where(busy).quantile(th.best_quantile)
+    dynamic = (best_gen < max_gen) | (best_width < max_width)
     fired = share.index[dynamic | static]
     cur_gen, cur_width = gen.fillna(max_gen), width.fillna(max_width)
     link_bw = pd.DataFrame(_LANE[cur_gen.fillna(0).clip(0, 6).astype("int64").to_numpy()]
@@ -134,7 +140,7 @@ def _finding(th: Thresholds, gpu: str, now: tuple[float, float], full: tuple[flo
     else:
         speed = f"{pct(ratio)} of the full link's bandwidth"
     if share is not None:
-        evidence.append(Evidence("gpu.pcie_gen", gpu, share, th.min_degraded_share, "ratio",
+        evidence.append(Evidence("gpu.pcie_gen", gpu, share, None, "ratio",
                                  "share of busy samples with the link below its maximum"))
     if sat_share > 0:
         evidence.append(Evidence("gpu.pcie_tx", gpu, sat_share, th.saturation, "ratio",

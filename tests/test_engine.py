@@ -74,7 +74,8 @@ def test_engine_fills_identity_and_severity_from_gpu_time_lost(registry, make_tr
                                                                   0.1, th.limit, "ratio"),))
                          for lost in losses] + [Finding(("node1/gpu0",), None,
                                                         hardware_error=True)],
-          thresholds={"limit": Threshold(0.5, unit="ratio", source="test", bounds=(0, 1))})
+          thresholds={"limit": Threshold(0.5, unit="ratio", source="test", bounds=(0, 1))},
+          merge_per_host=False)
     outcome = run_rules(Features(make_trace({"gpu0": {"gpu.util": [1.0]}})),
                         RuleSettings(overrides={"demo": {"limit": 0.7}}))
     assert [f.severity for f in outcome.findings] == ["critical", "warning", "info", "info",
@@ -115,3 +116,14 @@ def test_disabled_rules_do_not_run(registry, make_trace) -> None:
     outcome = run_rules(Features(make_trace({"gpu0": {"gpu.util": [1.0]}})),
                         RuleSettings(disabled=frozenset({"demo"})))
     assert outcome.findings == () and outcome.not_checked == ()
+
+
+def test_findings_of_one_rule_on_one_host_become_one(registry, make_trace) -> None:
+    _rule(lambda f, th: [Finding((f"node1/gpu{i}",), 0.02, summary=f"gpu{i} capped")
+                         for i in range(8)] + [Finding(("node2/gpu0",), 0.01)])
+    outcome = run_rules(Features(make_trace({"gpu0": {"gpu.util": [1.0]}})))
+    merged, other = outcome.findings
+    assert merged.entities == tuple(f"node1/gpu{i}" for i in range(8))
+    assert merged.gpu_time_lost == pytest.approx(0.16) and merged.severity == "warning"
+    assert merged.summary.startswith("gpu0 capped; gpu1 capped; gpu2 capped; and 5 more")
+    assert other.entities == ("node2/gpu0",) and other.severity == "info"

@@ -42,4 +42,4 @@ def test_multi_gpu_names_exactly_the_full_ones(seed: int) -> None:
     full = set(rng.choice(8, size=int(rng.integers(0, 8)), replace=False).tolist())
     series = {f"gpu{i}": _gpu(rng, 0.7 if i in full else 0.0)[0] for i in range(8)}
     out = run_rule(Trace.from_series(series), RULE)
-    assert {f.entities[0] for f in out.findings} == {f"node1/gpu{i}" for i in full}
+    assert {e for f in out.findings for e in f.entities} == {f"node1/gpu{i}" for i in full}
