@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -29,13 +31,18 @@ from rules._causes import (
 from rules._host_blame import blame_cause
 from rules._links import PCIE_BUSY, pcie_util
 
+GAP_IDLE = 0.5  # a bin at least half idle is part of a gap: the wait fills most of it
+MIN_GAPS = Threshold(
+    3.0, unit="count", bounds=(1.0, 1e6),
+    source="definition: a pattern shows a period only when it repeats, which takes at least "
+           "three gaps (two intervals); fewer is one or two stalls",
+    help="idle gaps (runs of bins at least half idle) needed to call it a step pattern")
 MAX_STALL_SHARE = Threshold(
     0.5, unit="ratio", bounds=(0.0, 1.0),
-    source="definition of a step pattern: a loop that waits for input waits a little in every "
-           "step, so its waiting is spread over many short gaps (or over every bin, when steps "
-           "are shorter than a bin); when one unbroken idle stretch holds most (over half) of "
-           "the waiting, the job stalled instead (gpu-idle's ground)",
-    help="largest share of all waiting that one unbroken idle stretch may hold")
+    source="definition of a step pattern: a loop that waits for input waits in every step, "
+           "so its waiting is spread over many gaps; when one unbroken gap holds most (over "
+           "half) of the waiting, the job stalled instead (gpu-idle's ground)",
+    help="largest share of the gaps' waiting that one gap may hold")
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "disk": ("disk.busy", "disk.read", "host.psi.io_some", "host.cpu.iowait"),
@@ -45,19 +52,26 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 
 
-def stall_share(wait: pd.Series) -> tuple[float, int]:
-    """Share of all waiting inside the longest run of mostly-idle bins, and how many runs."""
-    w = wait.dropna().to_numpy(dtype="float64")
-    total = w.sum()
-    if total <= 0:
-        return 1.0, 0
-    idle = np.concatenate(([False], w >= 0.5, [False])).astype(np.int8)
-    edges = np.flatnonzero(np.diff(idle))
+@dataclass(frozen=True, slots=True)
+class Gaps:
+    """The idle gaps of one GPU: runs of bins at least half idle."""
+
+    count: int
+    waiting: float  # idle share summed over the gap bins, in bins
+    longest_share: float  # share of `waiting` inside the longest gap
+    mask: pd.Series  # True in gap bins
+
+
+def gaps_of(wait: pd.Series) -> Gaps:
+    w = wait.to_numpy(dtype="float64")
+    in_gap = np.nan_to_num(w, nan=0.0) >= GAP_IDLE
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], in_gap.astype(np.int8), [0]))))
     starts, ends = edges[0::2], edges[1::2]
-    if not len(starts):
-        return 0.0, 0
-    cum = np.concatenate(([0.0], np.cumsum(w)))
-    return float((cum[ends] - cum[starts]).max() / total), len(starts)
+    cum = np.concatenate(([0.0], np.cumsum(np.where(in_gap, w, 0.0))))
+    sizes = cum[ends] - cum[starts]
+    total = float(sizes.sum())
+    longest = float(sizes.max() / total) if total > 0 else 1.0
+    return Gaps(len(starts), total, longest, pd.Series(in_gap, index=wait.index))
 
 
 @rule(
@@ -65,7 +79,8 @@ def stall_share(wait: pd.Series) -> tuple[float, int]:
     title="GPUs wait on input (cause not visible)",
     needs=("gpu.util|gpu.gr_engine_active",),
     thresholds={**ATTRIBUTION_THRESHOLDS, **STORAGE_THRESHOLDS, **CPU_THRESHOLDS,
-                **SWAP_THRESHOLDS, "pcie_busy": PCIE_BUSY, "max_stall_share": MAX_STALL_SHARE},
+                **SWAP_THRESHOLDS, "pcie_busy": PCIE_BUSY, "min_gaps": MIN_GAPS,
+                "max_stall_share": MAX_STALL_SHARE},
     remediation="Profile one training step (torch.profiler, the PyTorch TensorBoard plugin, or "
                 "py-spy on the loader) to see where the wait is; record host metrics with the "
                 "GPUs next time so storage and CPU can be told apart.",
@@ -74,17 +89,19 @@ def stall_share(wait: pd.Series) -> tuple[float, int]:
 def data_starved(f: Features, th: Thresholds) -> list[Finding]:
     """GPUs idle in a recurring step pattern, and nothing on the host explains it.
 
-    Fires when: GPUs that ran work wait (idle) at least `min_gpu_time_lost` of their job
-    window, the waiting is spread over the run (no unbroken idle stretch holds more than
-    `max_stall_share` of it), those GPUs' waiting is at least `min_gpu_time_lost` of all
-    GPU-time,
+    Fires when: GPUs that ran work idle in gaps (runs of bins at least half idle) that recur
+    (at least `min_gaps` of them, no one gap holding more than `max_stall_share` of their
+    idle time), the gaps hold at least `min_gpu_time_lost` of each such GPU's job window and
+    of all GPU-time,
     and none of storage, CPU, swap or PCIe saturation lines up with it in time (the tests of
     data-starved-storage, data-starved-cpu, host-swap-storm and pcie-bound, with this rule's
     thresholds). The summary says what data could have explained it: "no disk, CPU or memory
     metrics" versus "host metrics present and unremarkable".
     Does not fire when: a host-side cause explains the waiting (that rule fires instead), the
     GPU is idle in one long stretch (stuck job: see gpu-idle), idle only at start-up or
-    teardown, or the waiting is below `min_gpu_time_lost`. An inference server idling between
+    teardown, the waiting is below `min_gpu_time_lost`, or the idle is spread thinly over
+    every bin (steps shorter than a sample: kernel gaps and sub-second waits cannot be told
+    apart at this resolution). An inference server idling between
     requests looks the same: read it as "waiting for work".
     Remedy: profile a step to find the wait (loader, collate, host-to-device copy, Python
     overhead, synchronisation); record host metrics alongside GPU metrics.
@@ -98,17 +115,18 @@ def data_starved(f: Features, th: Thresholds) -> list[Finding]:
     findings = []
     for host in f.hosts:
         gpus = [g for g in host_gpus(f, host) if wait[g].notna().any()]
-        own = wait[gpus].mean()
-        starved = [g for g in gpus if own[g] >= th.min_gpu_time_lost
-                   and stall_share(wait[g])[0] <= th.max_stall_share]
-        lost = float(wait[starved].sum().sum()) / total
+        gaps = {g: gaps_of(wait[g]) for g in gpus}
+        starved = [g for g in gpus if gaps[g].count >= th.min_gaps
+                   and gaps[g].longest_share <= th.max_stall_share
+                   and gaps[g].waiting >= th.min_gpu_time_lost * wait[g].notna().sum()]
+        lost = sum(gaps[g].waiting for g in starved) / total
         if not starved or lost < th.min_gpu_time_lost:
             continue
         causes = [c for c in (storage_cause(f, host, th), cpu_cause(f, host, th),
                               swap_cause(f, host, th)) if c is not None]
         if _explained(f, causes, pcie, wait[gpus], th):
             continue
-        findings.append(_finding(f, host, starved, wait, causes, lost, th))
+        findings.append(_finding(f, host, starved, wait, gaps, causes, lost, th))
     return findings
 
 
@@ -126,14 +144,16 @@ def _host_has(f: Features, metric: str, host: str) -> bool:
 
 
 def _finding(f: Features, host: str, starved: list[str], wait: pd.DataFrame,
-             causes: list[HostCause], lost: float, th: Thresholds) -> Finding:
-    weight = wait[starved].mean(axis=1).fillna(0.0)
+             gaps: dict[str, Gaps], causes: list[HostCause], lost: float,
+             th: Thresholds) -> Finding:
+    weight = pd.concat([wait[g].where(gaps[g].mask, 0.0) for g in starved],
+                       axis=1).mean(axis=1).fillna(0.0)
     evidence = []
     for g in starved:
-        share, gaps = stall_share(wait[g])
         evidence.append(Evidence("gpu.util", g, 1.0 - float(wait[g].mean()), None, "ratio",
-                                 note=f"mean over the job window; {gaps} idle gaps, the "
-                                      f"longest holding {pct(share)} of the waiting"))
+                                 note=f"mean over the job window; {gaps[g].count} idle gaps, "
+                                      f"the longest holding {pct(gaps[g].longest_share)} of "
+                                      "their idle time"))
     seen: list[str] = []
     throughout = [c.name for c in causes if float(c.present.mean()) >= th.always_share]
     for cause in causes:
@@ -157,9 +177,9 @@ def _finding(f: Features, host: str, starved: list[str], wait: pd.DataFrame,
             why += f" ({', '.join(seen[:4])})"
         if missing:
             why += f"; no {' or '.join(missing)} metrics in this trace"
-    share = float(wait[starved].mean().mean())
-    summary = (f"{gpu_names(starved)} wait {pct(share)} of the time in a recurring step "
-               f"pattern; {why}")
+    share = float(np.mean([gaps[g].waiting / wait[g].notna().sum() for g in starved]))
+    summary = (f"{gpu_names(starved)} wait {pct(share)} of the time in recurring idle gaps "
+               f"(a step pattern); {why}")
     return Finding(entities=tuple(starved), gpu_time_lost=lost, evidence=tuple(evidence),
                    summary=summary)
 

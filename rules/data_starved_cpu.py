@@ -64,7 +64,8 @@ TEXT = {"host.cpu.user+system": "all CPUs {} busy",
 def _finding(b: Blame, th: Thresholds) -> Finding:
     a = b.attribution
     gpus = a.named_gpus(th)
-    hot_parts, context = [], []
+    hot_parts: list[str] = []
+    context: list[str] = []
     for s in b.cause.triggers:
         value = weighted_mean(s.values, b.weight)
         if value != value:
