@@ -108,30 +108,49 @@ def _finish(name: str, host: str, signals: list[Signal]) -> HostCause | None:
     return cause if cause.triggers else None
 
 
+def _disk_writing(f: Features, disk: str, index: pd.Index) -> pd.Series:
+    """True in bins where the disk is known to be writing more than reading (or not reading)."""
+    reads, writes = f.wide("disk.read"), f.wide("disk.write")
+    writing = pd.Series(False, index=index)
+    if disk in reads.columns:
+        read = reads[disk]
+        writing |= read <= 0  # busy with no reads: not serving input
+        if disk in writes.columns:
+            writing |= read < writes[disk]  # a checkpoint or log write, not the input pipeline
+    return writing
+
+
+def write_stall(f: Features, host: str, th: Thresholds) -> pd.Series | None:
+    """1.0 in bins where a disk of `host` is saturated writing (a checkpoint), else 0.0."""
+    busy = f.wide("disk.busy")
+    disks = host_columns(busy, host)
+    if not disks:
+        return None
+    flags = [hot(busy[d], th.disk_busy).where(_disk_writing(f, d, busy.index), 0.0)
+             for d in disks]
+    return pd.concat(flags, axis=1).max(axis=1).fillna(0.0)
+
+
 def storage_cause(f: Features, host: str, th: Thresholds) -> HostCause | None:
-    """Local disks busy while reading, or tasks stalled on I/O (which also covers NFS/Lustre)."""
+    """Local disks busy while reading, or tasks stalled on I/O (which also covers NFS/Lustre);
+    stalls while a local disk is saturated writing are checkpoints, not input."""
     signals: list[Signal] = []
     busy = f.wide("disk.busy")
-    reads, writes = f.wide("disk.read"), f.wide("disk.write")
+    reads = f.wide("disk.read")
     for disk in host_columns(busy, host):
         b = busy[disk]
-        read = reads[disk] if disk in reads.columns else None
-        write = writes[disk] if disk in writes.columns else None
-        writing = pd.Series(False, index=b.index)
-        if read is not None:
-            writing |= read <= 0  # busy with no reads: not serving input
-            if write is not None:
-                writing |= read < write  # a checkpoint or log write, not the input pipeline
         signals.append(Signal("disk.busy", disk, b, th.disk_busy, "ratio",
-                              hot(b, th.disk_busy).where(~writing, 0.0),
+                              hot(b, th.disk_busy).where(~_disk_writing(f, disk, b.index), 0.0),
                               note="busy while reading more than writing"))
-        if read is not None:
-            signals.append(Signal("disk.read", disk, read, None, "bytes/s"))
+        if disk in reads.columns:
+            signals.append(Signal("disk.read", disk, reads[disk], None, "bytes/s"))
+    checkpointing = write_stall(f, host, th)
+    not_writing = (1.0 - checkpointing) if checkpointing is not None else 1.0
     stalls: list[pd.Series] = []
     for metric, key in (("host.psi.io_some", "psi_io"), ("host.cpu.iowait", "iowait")):
         s = host_series(f, metric, host)
         if s is not None:
-            h = hot(s, getattr(th, key))
+            h = hot(s, getattr(th, key)) * not_writing
             stalls.append(h)
             signals.append(Signal(metric, host, s, getattr(th, key), "ratio", h))
     stalled = pd.concat(stalls, axis=1).max(axis=1) if stalls else None

@@ -27,6 +27,7 @@ from rules._causes import (
     cpu_cause,
     storage_cause,
     swap_cause,
+    write_stall,
 )
 from rules._host_blame import blame_cause
 from rules._links import PCIE_BUSY, pcie_util
@@ -97,6 +98,8 @@ def data_starved(f: Features, th: Thresholds) -> list[Finding]:
     data-starved-storage, data-starved-cpu, host-swap-storm and pcie-bound, with this rule's
     thresholds). The summary says what data could have explained it: "no disk, CPU or memory
     metrics" versus "host metrics present and unremarkable".
+    When the gaps line up with a local disk saturated writing, it says so (synchronous
+    checkpoints or logs, not input).
     Does not fire when: a host-side cause explains the waiting (that rule fires instead), the
     GPU is idle in one long stretch (stuck job: see gpu-idle), idle only at start-up or
     teardown, the waiting is below `min_gpu_time_lost`, or the idle is spread thinly over
@@ -126,7 +129,10 @@ def data_starved(f: Features, th: Thresholds) -> list[Finding]:
                               swap_cause(f, host, th)) if c is not None]
         if _explained(f, causes, pcie, wait[gpus], th):
             continue
-        findings.append(_finding(f, host, starved, wait, gaps, causes, lost, th))
+        writes = write_stall(f, host, th)
+        by_writes = writes is not None and attribute(
+            f, pd.DataFrame({g: writes for g in gpus}), wait[gpus], th).fires
+        findings.append(_finding(f, host, starved, wait, gaps, causes, lost, by_writes, th))
     return findings
 
 
@@ -144,7 +150,7 @@ def _host_has(f: Features, metric: str, host: str) -> bool:
 
 
 def _finding(f: Features, host: str, starved: list[str], wait: pd.DataFrame,
-             gaps: dict[str, Gaps], causes: list[HostCause], lost: float,
+             gaps: dict[str, Gaps], causes: list[HostCause], lost: float, by_writes: bool,
              th: Thresholds) -> Finding:
     weight = pd.concat([wait[g].where(gaps[g].mask, 0.0) for g in starved],
                        axis=1).mean(axis=1).fillna(0.0)
@@ -165,7 +171,10 @@ def _finding(f: Features, host: str, starved: list[str], wait: pd.DataFrame,
                 seen.append(f"{s.metric.removeprefix('host.')} {_fmt(value, s.unit)}")
     missing = [name for name, metrics in CATEGORIES.items()
                if not any(_host_has(f, m, host) for m in metrics)]
-    if len(missing) == len(CATEGORIES):
+    if by_writes:
+        why = (f"the gaps line up with a disk of {host} saturated writing: synchronous "
+               "checkpoints or logs rather than input (save asynchronously or less often)")
+    elif len(missing) == len(CATEGORIES):
         why = (f"no disk, CPU or memory metrics for {host} in this trace to say why: record "
                "host metrics with the GPUs (node_exporter or the live sampler)")
     elif throughout:

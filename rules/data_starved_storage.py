@@ -32,8 +32,9 @@ def data_starved_storage(f: Features, th: Thresholds) -> list[Finding]:
     (>= `always_share`), the timing cannot be compared: it then fires only if GPUs are idle
     >= `always_min_idle` and the saturation covers >= `always_share` of the idle time.
     Does not fire when: storage is busy but the GPUs are busy too, the disk is busy writing
-    (checkpoints, logs), the GPUs are idle only during start-up or teardown, or brief bursts
-    (a periodic checkpoint) cost less than `min_gpu_time_lost`.
+    (checkpoints, logs: I/O stalls while a local disk is saturated writing are not counted
+    either; data-starved reports such gaps), the GPUs are idle only during start-up or
+    teardown, or brief bursts (a periodic checkpoint) cost less than `min_gpu_time_lost`.
     Remedy: stage data on local NVMe or in page cache, add loader workers and prefetch, read
     in large sequential shards; for a network filesystem, check its throughput and the NIC.
     Sources: iostat(1) %util semantics; samber/awesome-prometheus-alerts (HostCpuHighIowait,

@@ -39,6 +39,8 @@ def step_mask(rng: np.random.Generator, n: int, idle_level: float) -> np.ndarray
     """True in the bins a synchronous job waits: one gap per step, jittered, busy at both ends."""
     mask = np.zeros(n, dtype=bool)
     period = int(rng.integers(8, 30))
+    if idle_level <= 0:
+        return mask
     gap = max(1, round(idle_level * period))
     start = period // 2
     while start + gap < n - period // 2:
@@ -227,13 +229,14 @@ def stuck_gpus(seed: int, *, n_gpus: int = 8, n: int = 400) -> Scenario:
 
 
 def healthy_with_checkpoints(seed: int, *, n: int = 1800) -> Scenario:
-    """A busy job that writes a checkpoint every 2-5 minutes: 1-3 s of writes, GPUs idle."""
+    """A busy job that checkpoints every 100-250 s: 2-5 s of writes with the GPUs idle, about
+    2 % of GPU time."""
     rng = np.random.default_rng(seed)
     ckpt = np.zeros(n, dtype=bool)
-    at = int(rng.integers(60, 300))
-    while at < n - 5:
-        ckpt[at:at + int(rng.integers(1, 4))] = True
-        at += int(rng.integers(120, 300))
+    at = int(rng.integers(60, 200))
+    while at < n - 10:
+        ckpt[at:at + int(rng.integers(2, 6))] = True
+        at += int(rng.integers(100, 250))
     gpus = [f"node1/gpu{i}" for i in range(4)]
     series, lost = gpus_waiting(rng, ckpt, gpus)
     for g in gpus:
