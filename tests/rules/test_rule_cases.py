@@ -35,7 +35,8 @@ def test_case(case: RuleCase) -> None:
     unmatched = list(outcome.findings)
     for want in expected:
         match = next((f for f in unmatched if sorted(f.entities) == sorted(want["entities"])), None)
-        assert match is not None, f"no finding on {want['entities']}: {[f.entities for f in unmatched]}"
+        found = [f.entities for f in unmatched]
+        assert match is not None, f"no finding on {want['entities']}: {found}"
         unmatched.remove(match)
         if "gpu_time_lost" in want:
             assert within(match.gpu_time_lost, want["gpu_time_lost"]), match.gpu_time_lost
