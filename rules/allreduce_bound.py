@@ -118,8 +118,10 @@ def _finding(f: Features, a: Attribution, host: str, exposed: pd.DataFrame,
     sm = f.wide("gpu.sm_active")
     nvl_levels = {g: weighted_mean(nvl[g], weight[g]) for g in named if g in nvl.columns}
     nvl_levels = {g: v for g, v in nvl_levels.items() if v == v}
+    directional = not (f.wide("gpu.nvlink_tx").empty and f.wide("gpu.nvlink_rx").empty)
+    nvl_metric = "gpu.nvlink_tx" if directional else "gpu.nvlink_total"
     for g, level in nvl_levels.items():
-        evidence.append(Evidence("gpu.nvlink_tx", g, level, th.nvlink_busy, "ratio",
+        evidence.append(Evidence(nvl_metric, g, level, th.nvlink_busy, "ratio",
                                  note="busier direction over per-direction NVLink capacity, "
                                       "mean during exposed communication"))
     net_levels = {c: weighted_mean(net[c], host_weight) for c in net.columns}

@@ -10,10 +10,12 @@ from profiler.features import Features, host_of
 from rules._attribution import MIN_GPU_TIME_LOST, STARTUP_UTIL, job_window, pct
 
 MIN_PEER_WAIT = Threshold(
-    0.05, unit="ratio", bounds=(0.0, 1.0),
-    source="the 5 % floor of the TensorFlow profiler's input analysis and of the PyTorch "
-           "TensorBoard plugin: peers working less than 5 % below the straggler lose too "
-           "little to report, and per-GPU NVML shares differ by a few points anyway",
+    0.10, unit="ratio", bounds=(0.0, 1.0),
+    source="peers waiting for a straggler wait inside the collective, which a step profile "
+           "shows as communication time; the PyTorch TensorBoard plugin reports 'high time "
+           "cost on communication' above 10 % of step time (pytorch/kineto tb_plugin/"
+           "torch_tb_profiler/profiler/data.py); GPUs of one job also differ by a few points "
+           "of NVML utilization without any straggler",
     help="peers' median busy share must be at least this far below the straggler's, relative")
 OUTLIER_MADS = Threshold(
     3.0, unit="scaled MADs", bounds=(0.0, 100.0),
@@ -79,7 +81,8 @@ def straggler(f: Features, th: Thresholds) -> list[Finding]:
     independent jobs of different weight can look like a straggler: check they are one job.
     Remedy: look at the straggler's clocks, temperature, power and links, its host's CPU and
     input pipeline, or uneven work on one rank.
-    Sources: NVIDIA DCGM profiling metrics (SM activity); TensorFlow profiler 5 % floor;
+    Sources: NVIDIA DCGM profiling metrics (SM activity); PyTorch TensorBoard plugin
+    (communication above 10 % of step time); TensorFlow profiler 5 % floor;
     Leys et al. 2013 (median absolute deviation outlier test).
     """
     busy, metric = busy_shares(f, th)

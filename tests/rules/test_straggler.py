@@ -26,5 +26,17 @@ def test_silent_when_every_gpu_works_alike(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_silent_below_the_waiting_floor(seed: int) -> None:
-    """Peers 2 % below the straggler: inside NVML's per-GPU noise, nothing to report."""
-    assert run(straggler(seed, 0.98).trace(), "straggler") == []
+    """Peers 5 % below the straggler: GPUs of one job differ that much anyway."""
+    assert run(straggler(seed, 0.95).trace(), "straggler") == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_silent_on_gpus_that_differ_by_a_few_points(seed: int) -> None:
+    """Eight GPUs of a step-pattern job, each with its own busy and idle levels (as GPUs of
+    one job differ), plus a second host running its own job: no straggler."""
+    from profiler.trace import Trace
+    from tests.rules.generators import storage_starved
+
+    one = storage_starved(seed, 0.3, n_gpus=8, n=1500)
+    two = storage_starved(seed + 50, 0.3, n_gpus=8, n=1500, host="node2", aligned=False)
+    assert run(Trace.concat([one.trace(), two.trace()]), "straggler") == []
