@@ -140,15 +140,17 @@ class Attribution:
         """Mean share of their own time the named GPUs waited during the cause."""
         return float(self.own_lost.reindex(gpus).mean()) if gpus else float("nan")
 
-    def explain(self) -> str:
+    def explain(self, waiting: str = "idle") -> str:
+        """The timing test in words; `waiting` names the effect ("idle", "in exposed ...")."""
         co = self.co
         if self.always:
-            return (f"cause present in {pct(co.cause_share)} of GPU-bins, so idleness with and "
-                    f"without it cannot be compared; GPUs idle {pct(co.idle_with)} while it is "
-                    f"present, {pct(co.idle_covered)} of all idle time covered")
-        return (f"GPUs idle {pct(co.idle_with)} of the time with the cause vs "
-                f"{pct(co.idle_without)} without (lift {co.lift:.2f}, z {self.z:.1f}); "
-                f"{pct(co.idle_covered)} of all idle time coincides with it")
+            return (f"cause present in {pct(co.cause_share)} of GPU-bins, so the time GPUs are "
+                    f"{waiting} with and without it cannot be compared; {pct(co.idle_with)} "
+                    f"while it is present, {pct(co.idle_covered)} of all such time covered")
+        z = f"z {self.z:.1f}" if self.z < 100 else "z > 100"
+        return (f"GPUs {waiting} {pct(co.idle_with)} of the time with the cause vs "
+                f"{pct(co.idle_without)} without (lift {co.lift:.2f}, {z}); "
+                f"{pct(co.idle_covered)} of all such time coincides with it")
 
 
 def _lift_z(wait: np.ndarray, cause: np.ndarray, k: int) -> float:
@@ -207,7 +209,9 @@ def evidence_for(metric: str, entity: str, values: pd.Series, weight: pd.Series,
     return Evidence(metric, entity, weighted_mean(values, weight), threshold, unit, note)
 
 
-def attribution_evidence(a: Attribution, host: str) -> Evidence:
-    """GPU utilization while the cause is present, with the timing test that blamed it."""
-    return Evidence("gpu.util", host, 1.0 - a.co.idle_with, None, "ratio",
-                    note="mean while the cause is present; " + a.explain())
+def attribution_evidence(a: Attribution, host: str, metric: str = "gpu.util",
+                         waiting: str = "idle") -> Evidence:
+    """`metric` (default GPU utilization, 1 - the waiting share) while the cause is present,
+    with the timing test that blamed it."""
+    return Evidence(metric, host, 1.0 - a.co.idle_with, None, "ratio",
+                    note="mean while the cause is present; " + a.explain(waiting))

@@ -11,7 +11,6 @@ from rules._attribution import (
     ATTRIBUTION_THRESHOLDS,
     Attribution,
     attribute,
-    attribution_evidence,
     gpu_names,
     host_gpus,
     hot,
@@ -114,8 +113,11 @@ def _finding(f: Features, a: Attribution, host: str, exposed: pd.DataFrame,
     named = a.named_gpus(th)
     weight = exposed.where(cause > 0.5, 0.0).fillna(0.0)
     host_weight = weight.mean(axis=1)
-    evidence = [attribution_evidence(a, host)]
     sm = f.wide("gpu.sm_active")
+    sm_mean = weighted_mean(sm[named].mean(axis=1), host_weight) if named else float("nan")
+    evidence = [Evidence("gpu.sm_active", host, sm_mean, th.sm_low, "ratio",
+                         note="mean during exposed communication on a hot link; "
+                              + a.explain("in exposed communication"))]
     nvl_levels = {g: weighted_mean(nvl[g], weight[g]) for g in named if g in nvl.columns}
     nvl_levels = {g: v for g, v in nvl_levels.items() if v == v}
     directional = not (f.wide("gpu.nvlink_tx").empty and f.wide("gpu.nvlink_rx").empty)
@@ -136,7 +138,6 @@ def _finding(f: Features, a: Attribution, host: str, exposed: pd.DataFrame,
         evidence.append(Evidence("ib.xmit_wait", link, weighted_mean(waits[link], host_weight),
                                  None, "1/s", note="ticks with data queued but not sent: "
                                                    "congestion when rising"))
-    sm_mean = weighted_mean(sm[named].mean(axis=1), host_weight) if named else float("nan")
     hot_links = [c for c, v in net_levels.items() if v >= th.net_busy]
     nvl_top = max(nvl_levels.values(), default=float("nan"))
     if nvl_top == nvl_top and nvl_top >= th.nvlink_busy:

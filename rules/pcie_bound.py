@@ -73,7 +73,7 @@ def pcie_bound(f: Features, th: Thresholds) -> list[Finding]:
             continue
         named = a.named_gpus(th)
         weight = wait[gpus].where(cause[gpus] > 0.5, 0.0).fillna(0.0)
-        evidence = [attribution_evidence(a, host)]
+        evidence = [attribution_evidence(a, host, "gpu.sm_active", "with SMs waiting")]
         for g in named:
             for metric in ("gpu.pcie_rx", "gpu.pcie_tx"):
                 traffic = f.wide(metric)

@@ -132,7 +132,8 @@ def _finding(f: Features, entities: tuple[str, ...], slow: pd.Series, own: float
     evidence = [Evidence(metric, str(g), float(v), None, "ratio",
                          note="busy share over the job window (straggling)")
                 for g, v in slow.items()]
-    evidence.append(Evidence(metric, "peers", median, own * (1.0 - th.min_peer_wait), "ratio",
+    peer_hosts = ",".join(sorted({host_of(str(g)) for g in peers.index}))
+    evidence.append(Evidence(metric, peer_hosts, median, own * (1.0 - th.min_peer_wait), "ratio",
                              note=f"median busy share of {len(peers)} peers; they wait "
                                   f"{pct(1.0 - median / own)} of the time"))
     clocks = f.clock_ratio()
