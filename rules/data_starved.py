@@ -93,19 +93,18 @@ def data_starved(f: Features, th: Thresholds) -> list[Finding]:
     Fires when: GPUs that ran work idle in gaps (runs of bins at least half idle) that recur
     (at least `min_gaps` of them, no one gap holding more than `max_stall_share` of their
     idle time), the gaps hold at least `min_gpu_time_lost` of each such GPU's job window and
-    of all GPU-time,
-    and none of storage, CPU, swap or PCIe saturation lines up with it in time (the tests of
-    data-starved-storage, data-starved-cpu, host-swap-storm and pcie-bound, with this rule's
-    thresholds). The summary says what data could have explained it: "no disk, CPU or memory
-    metrics" versus "host metrics present and unremarkable".
-    When the gaps line up with a local disk saturated writing, it says so (synchronous
-    checkpoints or logs, not input).
+    of all GPU-time, and none of storage, CPU, swap or PCIe saturation lines up with them in
+    time (the tests of data-starved-storage, data-starved-cpu, host-swap-storm and
+    pcie-bound, with this rule's thresholds). The loss is the idle time inside the gaps. The
+    summary says what data could have explained it: "no disk, CPU or memory metrics" versus
+    "host metrics present and unremarkable"; when the gaps line up with a local disk
+    saturated writing, it says so (synchronous checkpoints or logs, not input).
     Does not fire when: a host-side cause explains the waiting (that rule fires instead), the
     GPU is idle in one long stretch (stuck job: see gpu-idle), idle only at start-up or
     teardown, the waiting is below `min_gpu_time_lost`, or the idle is spread thinly over
     every bin (steps shorter than a sample: kernel gaps and sub-second waits cannot be told
-    apart at this resolution). An inference server idling between
-    requests looks the same: read it as "waiting for work".
+    apart at this resolution). An inference server idling between requests looks the same:
+    read it as "waiting for work".
     Remedy: profile a step to find the wait (loader, collate, host-to-device copy, Python
     overhead, synchronisation); record host metrics alongside GPU metrics.
     Sources: TensorFlow profiler input-pipeline analysis (5 % / 20 % input-bound levels);
