@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from profiler.engine import Threshold, Thresholds
@@ -74,7 +75,11 @@ SWAP_THRESHOLDS = {"swap_rate": SWAP_RATE, "psi_memory": PSI_MEMORY}
 
 @dataclass(frozen=True, slots=True)
 class Signal:
-    """One measured series behind a cause; `hot` (1/0/NaN per bin) is None for evidence only."""
+    """One measured series behind a cause; `hot` (1/0/NaN per bin) is None for evidence only.
+
+    A `timing_only` signal can blame a cause only by its timing, never by being present
+    throughout: one core pegged all the time is the training loop's own thread, not a cause.
+    """
 
     metric: str
     entity: str
@@ -83,6 +88,7 @@ class Signal:
     unit: str
     hot: pd.Series | None = None
     note: str = ""
+    timing_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +105,11 @@ class HostCause:
 
     @property
     def present(self) -> pd.Series:
-        hots = [s.hot for s in self.triggers if s.hot is not None]
+        """Per bin: 1 where a trigger that may stand on presence alone is hot (NaN: unknown)."""
+        hots = [s.hot for s in self.triggers if s.hot is not None and not s.timing_only]
+        if not hots:
+            index = self.triggers[0].values.index
+            return pd.Series(np.nan, index=index, dtype="float64")
         return pd.concat(hots, axis=1).max(axis=1)
 
 
@@ -184,12 +194,14 @@ def cpu_cause(f: Features, host: str, th: Thresholds) -> HostCause | None:
     core = host_series(f, "host.cpu.core_busy_max", host)
     if core is not None:
         signals.append(Signal("host.cpu.core_busy_max", host, core, th.core_busy, "ratio",
-                              hot(core, th.core_busy), note="busiest core"))
+                              hot(core, th.core_busy), note="busiest core",
+                              timing_only=True))
     else:
         saturated = host_series(f, "host.cpu.cores_saturated", host)
         if saturated is not None:
             signals.append(Signal("host.cpu.cores_saturated", host, saturated, 1.0, "count",
-                                  hot(saturated, 1.0), note="cores at least 90 % busy"))
+                                  hot(saturated, 1.0), note="cores at least 90 % busy",
+                                  timing_only=True))
     psi = host_series(f, "host.psi.cpu_some", host)
     if psi is not None:
         signals.append(Signal("host.psi.cpu_some", host, psi, th.psi_cpu, "ratio",
