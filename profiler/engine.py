@@ -304,7 +304,8 @@ def _choose_evaluator(rule_id: str, features: Features) -> tuple[RuleSpec | None
     reasons: list[str] = []
     for spec in VARIANTS[rule_id]:
         if spec.live_only and not features.is_live_recording:
-            reasons.append("only checked on a live recording of this node (needs its processes)")
+            reasons.append("needs where the GPU processes run (CPUs, NUMA memory), which only a "
+                           "recording made by `profiler record` or live `diagnose` captures")
             continue
         missing = missing_needs(spec, features)
         if missing:

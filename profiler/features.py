@@ -136,7 +136,9 @@ class Features:
 
     @property
     def is_live_recording(self) -> bool:
-        return self.trace.meta.source == "record"
+        """Did the recorder see this node's processes (what live-only rules need)? True for our
+        own recordings, replayed or not, and for any trace that carries process placement."""
+        return self.trace.meta.source == "record" or bool(self.trace.meta.processes)
 
     def has(self, metric: str) -> bool:
         return metric in self._present

@@ -78,20 +78,27 @@ class Report:
 
 def verdict(report: Report) -> str:
     """One line that answers "what is wrong here?"."""
+    from profiler.ranking import explained_by_it, rank_cost
+
     top = report.headline
     if top is None:
         checked = len(report.checked)
         return (f"No bottleneck found ({checked} rules checked, "
                 f"{len(report.not_checked)} not checked).")
+    findings = list(report.findings)
+    makes = explained_by_it(top, findings)
+    title = top.title + (f", which makes {', '.join(makes[0].entities)} the straggler"
+                         if makes else "")
+    lost = _lost_text(rank_cost(top, findings))
     if top.severity == "info":
-        return f"No significant bottleneck; largest: {top.title}{_lost_text(top)}."
-    return f"Top bottleneck: {top.title}{_lost_text(top)}."
+        return f"No significant bottleneck; largest: {title}{lost}."
+    return f"Top bottleneck: {title}{lost}."
 
 
-def _lost_text(finding: Finding) -> str:
-    if finding.gpu_time_lost is None:
+def _lost_text(lost: float | None) -> str:
+    if lost is None:
         return ""
-    return f", ~{finding.gpu_time_lost * 100:.0f} % of GPU time lost"
+    return f", ~{lost * 100:.0f} % of GPU time lost"
 
 
 def _finding_dict(finding: Finding, rank: int) -> dict[str, Any]:

@@ -102,9 +102,32 @@ def allreduce_bound(f: Features, th: Thresholds) -> list[Finding]:
         if cause.isna().all().all():
             continue
         a = attribute(f, cause, exposed[gpus], th)
+        if not a.fires:
+            cause = _steady_state(f, exposed[gpus], nvl, net[links], gpus, th)
+            a = attribute(f, cause, exposed[gpus], th)
         if a.fires:
             findings.append(_finding(f, a, host, exposed[gpus], cause, nvl, net[links], th))
     return findings
+
+
+def _steady_state(f: Features, exposed: pd.DataFrame, nvl: pd.DataFrame, net: pd.DataFrame,
+                  gpus: list[str], th: Thresholds) -> pd.DataFrame:
+    """The link as the cause in every bin, when it averages at its limit during the exposed
+    communication; else never.
+
+    A job bound by its links for the whole window spends the same share of every bin in NCCL,
+    and the link hovers around its limit: noise, not the bottleneck, decides which bins cross
+    the threshold, so the timing test sees no lift. GPUs running NCCL kernels with idle SMs is
+    itself the mechanism; the link's level during that time says whether bandwidth binds."""
+    level = nvl.reindex(index=exposed.index, columns=gpus) / th.nvlink_busy
+    if not net.empty:
+        busiest = (net / th.net_busy).max(axis=1).to_numpy()
+        spread = np.repeat(busiest[:, None], len(gpus), axis=1)
+        level = pd.DataFrame(np.fmax(level.to_numpy(), spread), index=exposed.index,
+                             columns=gpus)
+    weight = exposed.fillna(0.0).mean(axis=1)
+    binding = weighted_mean(level.max(axis=1), weight) >= 1.0
+    return level.notna().astype("float64").where(level.notna()) if binding else level * 0.0
 
 
 def _finding(f: Features, a: Attribution, host: str, exposed: pd.DataFrame,

@@ -68,8 +68,13 @@ def _loss(own: float, peers: pd.Series, f: Features) -> float:
 def straggler(f: Features, th: Thresholds) -> list[Finding]:
     """One GPU or host works while its peers wait at the synchronisation points.
 
-    Fires when: among the GPUs that ran work (at least `startup_util` in some bin), one GPU's
-    busy share (gpu.sm_active where every such GPU has it, else gpu.util) is above its peers'
+    Fires when: where every GPU records SM activity, one GPU's sync wait (its time in kernels
+    with idle SMs, util - sm_active: spinning in a collective) is below its peers' median by at
+    least `min_peer_wait` and by more than `outlier_mads` scaled MADs: the peers wait for it,
+    whatever makes it slow (clocks, a starved host thread, a slow link); the loss is the
+    peers' extra waiting. Otherwise (utilization only), among the GPUs that ran work (at least
+    `startup_util` in some bin), one GPU's busy share (gpu.sm_active where every such GPU has
+    it, else gpu.util) is above its peers'
     median by at least `min_peer_wait` of its own and by more than `outlier_mads` scaled MADs
     of the peers, with at least two peers and the stragglers a minority; or, across hosts, all
     GPUs of one host are busier than every GPU elsewhere by the same tests. Its peers' waiting
@@ -85,6 +90,9 @@ def straggler(f: Features, th: Thresholds) -> list[Finding]:
     (communication above 10 % of step time); TensorFlow profiler 5 % floor;
     Leys et al. 2013 (median absolute deviation outlier test).
     """
+    synced = _sync_wait_stragglers(f, th)
+    if synced:
+        return synced
     busy, metric = busy_shares(f, th)
     busy = busy[busy > 0]
     if len(busy) < 3:
@@ -104,6 +112,79 @@ def straggler(f: Features, th: Thresholds) -> list[Finding]:
             findings.append(_finding(f, (g,), busy[[g]], float(busy[g]), peers, metric, lost,
                                      th))
     return findings
+
+
+def sync_waits(f: Features, th: Thresholds) -> pd.Series:
+    """Per GPU (where every active GPU has SM activity): the mean share of its job window spent
+    with a kernel running but its SMs idle, util - sm_active: in a synchronous job, the time a
+    rank sits in a collective waiting for the others."""
+    util = f.gpu_util()
+    window = job_window(util, th.startup_util)
+    sm = f.wide("gpu.sm_active").reindex(index=util.index, columns=util.columns)
+    active = [g for g in util.columns if window[g].any()]
+    if not active or not sm[active].where(window[active]).notna().any().all():
+        return pd.Series(dtype="float64")
+    wait = (util - sm.clip(0.0, 1.0)).clip(lower=0.0).where(window)
+    return wait.mean()[active]
+
+
+def _sync_wait_stragglers(f: Features, th: Thresholds) -> list[Finding]:
+    """The GPU that does not wait while its peers wait for it at every synchronisation.
+
+    Whatever makes a rank slow (low clocks, a starved host thread, a slow link), its peers
+    reach the collective first and spin in NCCL with idle SMs; the straggler arrives last and
+    hardly waits. So a straggler is a GPU whose sync wait is far below its peers'."""
+    waits = sync_waits(f, th)
+    if len(waits) < 3:
+        return []
+    candidates = []
+    for g in waits.index:
+        peers = waits.drop(g).to_numpy()
+        median = float(np.median(peers))
+        if (median - float(waits[g]) >= th.min_peer_wait
+                and median - float(waits[g]) > th.outlier_mads * _mad(peers)):
+            candidates.append(g)
+    if not candidates or len(candidates) * 2 >= len(waits):
+        return []
+    peers = waits.drop(candidates)
+    observed = f.gpu_util().notna().sum().reindex(peers.index)
+    busy, _ = busy_shares(f, th)
+    findings = []
+    for g in candidates:
+        extra = (peers - float(waits[g])).clip(lower=0.0)
+        lost = float((extra * observed).sum()) / (f.gpu_bins() or 1)
+        if lost >= th.min_gpu_time_lost:
+            findings.append(_sync_finding(f, g, float(waits[g]), peers, busy, lost, th))
+    return findings
+
+
+def _sync_finding(f: Features, gpu: str, own: float, peers: pd.Series, busy: pd.Series,
+                  lost: float, th: Thresholds) -> Finding:
+    median = float(peers.median())
+    evidence = [
+        Evidence("gpu.sm_active", gpu, own, None, "ratio",
+                 note="share of its time in kernels with idle SMs (util - SM activity): it "
+                      "hardly waits at the synchronisation points"),
+        Evidence("gpu.sm_active", ",".join(sorted({host_of(str(p)) for p in peers.index})),
+                 median, own + th.min_peer_wait, "ratio",
+                 note=f"median of {len(peers)} peers: the time they wait for it in the "
+                      "collective (util high, SMs idle)"),
+    ]
+    if gpu in busy.index:
+        evidence.append(Evidence("gpu.util", gpu, float(busy[gpu]), None, "ratio",
+                                 note="its busy share over the job window"))
+    clocks = f.clock_ratio()
+    if not clocks.empty and gpu in clocks.columns:
+        mine, theirs = clocks[gpu].mean(), clocks.reindex(columns=list(peers.index)).mean()
+        if mine == mine and theirs.notna().any():
+            evidence.append(Evidence("gpu.clock_sm", gpu, float(mine), float(theirs.median()),
+                                     "ratio", note="SM clock over its maximum (threshold: "
+                                                   "peers' median)"))
+    summary = (f"GPU {gpu} is the straggler: its {len(peers)} peers wait for it "
+               f"{pct(median)} of the time at the synchronisation points, it waits "
+               f"{pct(own)}")
+    return Finding(entities=(gpu,), gpu_time_lost=lost, evidence=tuple(evidence),
+                   summary=summary)
 
 
 def _host_straggler(f: Features, busy: pd.Series, metric: str,

@@ -108,7 +108,7 @@ def test_the_best_fed_variant_of_a_finding_id_runs(registry, make_trace) -> None
 def test_live_only_rules_are_not_checked_on_replays(registry, make_trace) -> None:
     _rule(lambda f, th: [], live_only=True, needs=())
     outcome = run_rules(Features(make_trace({"gpu0": {"gpu.util": [1.0]}})))
-    assert "live recording" in outcome.not_checked[0].reason
+    assert "profiler record" in outcome.not_checked[0].reason
 
 
 def test_disabled_rules_do_not_run(registry, make_trace) -> None:

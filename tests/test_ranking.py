@@ -29,15 +29,17 @@ def test_a_throttled_straggler_is_explained_and_its_cause_moves_up() -> None:
     assert [f.id for f in ranked] == ["thermal-throttling", "straggler", "tensor-cores-unused"]
     assert ranked[1].explained_by == "thermal-throttling"
     assert "because it is thermally throttled" in ranked[1].notes[0]
-    assert "straggler" in ranked[0].notes[0]
-    assert total_lost(ranked) == pytest.approx(0.3 + 0.1)
+    assert "straggler" in ranked[0].notes[0] and "together ~34 %" in ranked[0].notes[0]
+    # The cause carries the pair's cost: 4 % own + 30 % of peers waiting is critical.
+    assert ranked[0].severity == "critical" and ranked[0].gpu_time_lost == 0.04
+    assert total_lost(ranked) == pytest.approx(0.3 + 0.04 + 0.1)
 
 
 def test_a_straggler_on_another_gpu_is_not_explained() -> None:
     ranked = rank([F("straggler", ("node1/gpu3",), 0.3), F("thermal-throttling", ("node1/gpu2",),
                                                           0.04)])
     assert all(f.explained_by is None for f in ranked)
-    assert total_lost(ranked) == pytest.approx(0.34)
+    assert [f.severity for f in ranked] == ["warning", "warning"]
 
 
 def test_a_straggler_host_is_explained_by_its_swapping() -> None:

@@ -207,7 +207,9 @@ def straggler(seed: int, slowdown: float, *, n_gpus: int = 8, n: int = 300) -> S
             "gpu.util": np.clip(rng.normal(0.98, 0.01, n), 0, 1).tolist(),
             "gpu.sm_active": np.clip(rng.normal(level, 0.03, n), 0, 1).tolist(),
         }
-    true = (n_gpus - 1) * (1.0 - slowdown) / n_gpus
+    # Each peer waits busy * (1 - slowdown) more of its time than the straggler: the time it
+    # would get back if the straggler kept pace.
+    true = (n_gpus - 1) * busy * (1.0 - slowdown) / n_gpus
     return Scenario(series, true, [f"node1/gpu{slow}"])
 
 
