@@ -1,0 +1,209 @@
+"""CPU collector: time shares by mode, the busiest cores, run queue and load.
+
+Provides, for entity "host", from /proc/stat: host.cpu.user (user + nice), host.cpu.system
+(system + irq + softirq), host.cpu.iowait, host.cpu.steal and host.cpu.idle as shares of all the
+ticks of the interval (guest and guest_nice are already counted inside user and nice, so they are
+not added again); host.cpu.core_busy_max and host.cpu.cores_saturated (cores at least 90 % busy,
+busy = 1 - (idle + iowait) / total); host.cpu.count (online CPUs); host.procs_running and
+host.procs_blocked. From /proc/loadavg: host.load1. For entity "cpuN", only the `top_cores`
+busiest cores of each tick: cpu.busy, cpu.user, cpu.system, cpu.iowait.
+
+Shares come from the change between two ticks, so the first tick gives none. Only cores online at
+both ends of an interval count: an offline CPU leaves /proc/stat, and a core whose counters went
+backwards (offline and back) is left out of that interval. Also gives the HostInfo of this node.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from collectors.base import Collector, SampleBuffer, register
+from collectors.procfs import ProcFile, line_int, list_dir, read_text
+from profiler.catalog import HOST_ENTITY
+from profiler.trace import HostInfo
+
+log = logging.getLogger(__name__)
+
+SATURATED = 0.9
+"""A core at least this busy counts in host.cpu.cores_saturated."""
+
+# /proc/stat columns used: user nice system idle iowait irq softirq steal (guest* are inside user).
+_COLUMNS = 8
+# Each column's mode group: 0 user, 1 system, 2 iowait, 3 steal, 4 idle.
+_GROUP_OF_COLUMN = (0, 0, 1, 4, 2, 1, 1, 3)
+_USER, _SYSTEM, _IOWAIT, _STEAL, _IDLE = range(5)
+_GROUPS = np.zeros((_COLUMNS, 5), dtype=np.int64)
+_GROUPS[np.arange(_COLUMNS), _GROUP_OF_COLUMN] = 1
+_NOT_CPU_LINE = re.compile(r"\n(?!cpu)")
+_HOST_METRICS = ("host.cpu.user", "host.cpu.system", "host.cpu.iowait", "host.cpu.steal",
+                 "host.cpu.idle")
+
+
+@dataclass(frozen=True, slots=True)
+class CpuStat:
+    """One reading of /proc/stat: online CPU ids, their tick counters, and the run queue."""
+
+    ids: np.ndarray  # (n,) CPU numbers
+    ticks: np.ndarray  # (n, 8) user nice system idle iowait irq softirq steal
+    running: int | None
+    blocked: int | None
+
+
+def parse_stat(text: str) -> CpuStat:
+    """Parse /proc/stat; raises ValueError when its per-CPU lines are malformed."""
+    start = text.find("\ncpu") + 1
+    if start == 0:
+        raise ValueError("no per-CPU lines in /proc/stat")
+    after = _NOT_CPU_LINE.search(text, start)
+    block = text[start:after.start() if after else len(text)]
+    first_end = block.find("\n")
+    width = len(block[:first_end if first_end >= 0 else len(block)].split())
+    if width < 5:
+        raise ValueError(f"/proc/stat CPU line has {width - 1} fields")
+    # "cpu12 a b c" -> " 12 a b c": the CPU id becomes column 0 of one fast numeric parse.
+    flat = np.fromstring(block.replace("cpu", " "), dtype=np.int64, sep=" ")
+    if flat.size % width:
+        raise ValueError("/proc/stat CPU lines differ in length")
+    table = flat.reshape(-1, width)
+    ticks = table[:, 1:_COLUMNS + 1]
+    if ticks.shape[1] < _COLUMNS:  # kernels before 2.6.11 had no steal column
+        ticks = np.pad(ticks, ((0, 0), (0, _COLUMNS - ticks.shape[1])))
+    return CpuStat(table[:, 0].copy(), np.ascontiguousarray(ticks),
+                   line_int(text, "procs_running "), line_int(text, "procs_blocked "))
+
+
+@register
+class CpuCollector(Collector):
+    name = "cpu"
+    provides = (*_HOST_METRICS, "host.cpu.core_busy_max", "host.cpu.cores_saturated",
+                "host.cpu.count", "host.procs_running", "host.procs_blocked", "host.load1",
+                "cpu.busy", "cpu.user", "cpu.system", "cpu.iowait")
+
+    def __init__(self, root: Path = Path("/"), top_cores: int = 2) -> None:
+        super().__init__()
+        self.root = root
+        self.top_cores = top_cores
+        self._stat = ProcFile(root / "proc/stat", size=16384)
+        self._loadavg = ProcFile(root / "proc/loadavg", size=256)
+        self._available = False
+        self._last: CpuStat | None = None
+        self._names: dict[int, str] = {}
+
+    def open(self, host: str) -> None:
+        super().open(host)
+        self._last = None
+        try:
+            parse_stat(self._stat.read())
+        except (OSError, ValueError) as e:
+            self._available = False
+            for metric in self.provides:
+                self.absent(metric, f"cannot read {self._stat.path} ({e}): not Linux, "
+                                    "or /proc is not mounted")
+            return
+        self._available = True
+
+    def close(self) -> None:
+        self._stat.close()
+        self._loadavg.close()
+
+    def sample(self, buf: SampleBuffer) -> None:
+        if not self._available:
+            return
+        try:
+            stat = parse_stat(self._stat.read())
+        except (OSError, ValueError) as e:
+            log.debug("skipping /proc/stat this tick: %s", e)
+            return
+        buf.add(HOST_ENTITY, "host.cpu.count", float(len(stat.ids)))
+        if stat.running is not None:
+            buf.add(HOST_ENTITY, "host.procs_running", float(stat.running))
+        if stat.blocked is not None:
+            buf.add(HOST_ENTITY, "host.procs_blocked", float(stat.blocked))
+        self._sample_load(buf)
+        last, self._last = self._last, stat
+        if last is not None:
+            self._sample_shares(buf, last, stat)
+
+    def _sample_load(self, buf: SampleBuffer) -> None:
+        try:
+            words = self._loadavg.read().split(None, 1)
+            if words:
+                buf.add(HOST_ENTITY, "host.load1", float(words[0]))
+        except (OSError, ValueError) as e:
+            log.debug("skipping /proc/loadavg this tick: %s", e)
+
+    def _sample_shares(self, buf: SampleBuffer, last: CpuStat, now: CpuStat) -> None:
+        ids = now.ids
+        if np.array_equal(ids, last.ids):
+            delta = now.ticks - last.ticks
+        else:  # a CPU went offline or came online: compare the cores present both times
+            ids, i_now, i_last = np.intersect1d(now.ids, last.ids, assume_unique=True,
+                                                return_indices=True)
+            delta = now.ticks[i_now] - last.ticks[i_last]
+        groups = delta @ _GROUPS
+        totals = groups.sum(axis=1)
+        valid = (delta >= 0).all(axis=1) & (totals > 0)
+        if not valid.all():
+            ids, groups, totals = ids[valid], groups[valid], totals[valid]
+        if not len(totals):
+            return
+        host = groups.sum(axis=0)
+        whole = float(host.sum())
+        for name, ticks in zip(_HOST_METRICS, host.tolist(), strict=True):
+            buf.add(HOST_ENTITY, name, ticks / whole)
+        busy = (totals - groups[:, _IDLE] - groups[:, _IOWAIT]) / totals
+        buf.add(HOST_ENTITY, "host.cpu.core_busy_max", float(busy.max()))
+        buf.add(HOST_ENTITY, "host.cpu.cores_saturated", float(np.count_nonzero(busy >= SATURATED)))
+        self._sample_top_cores(buf, ids, groups, totals, busy)
+
+    def _sample_top_cores(self, buf: SampleBuffer, ids: np.ndarray, groups: np.ndarray,
+                          totals: np.ndarray, busy: np.ndarray) -> None:
+        k = min(self.top_cores, len(busy))
+        if k <= 0:
+            return
+        top = np.argpartition(-busy, k - 1)[:k] if k < len(busy) else np.arange(len(busy))
+        top = top[np.argsort(-busy[top], kind="stable")]
+        shares = groups[top] / totals[top, None]
+        for cpu_id, core_busy, row in zip(ids[top].tolist(), busy[top].tolist(),
+                                          shares.tolist(), strict=True):
+            entity = self._names.get(cpu_id)
+            if entity is None:
+                entity = self._names[cpu_id] = f"cpu{cpu_id}"
+            buf.add(entity, "cpu.busy", core_busy)
+            buf.add(entity, "cpu.user", row[_USER])
+            buf.add(entity, "cpu.system", row[_SYSTEM])
+            buf.add(entity, "cpu.iowait", row[_IOWAIT])
+
+    def host_info(self) -> HostInfo:
+        """This node: name, online CPUs, memory, NUMA nodes and kernel; None where unknown."""
+        local = self.root == Path("/")
+        cpu_count: int | None
+        try:
+            cpu_count = len(parse_stat(read_text(self.root / "proc/stat")).ids)
+        except (OSError, ValueError):
+            cpu_count = os.cpu_count() if local else None
+        try:
+            kib = line_int(read_text(self.root / "proc/meminfo"), "MemTotal:")
+            mem_total = float(kib * 1024) if kib is not None else None
+        except (OSError, ValueError):
+            mem_total = None
+        node_dir = self.root / "sys/devices/system/node"
+        nodes = [n for n in list_dir(node_dir) if n.startswith("node") and n[4:].isdigit()]
+        try:
+            kernel: str | None = read_text(self.root / "proc/sys/kernel/osrelease").strip()
+        except OSError:
+            kernel = os.uname().release if local else None
+        return HostInfo(
+            name=self.host or socket.gethostname().split(".")[0] or "localhost",
+            cpu_count=cpu_count,
+            mem_total=mem_total,
+            numa_nodes=len(nodes) if nodes else None,
+            kernel=kernel,
+        )
