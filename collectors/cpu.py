@@ -69,9 +69,10 @@ def parse_stat(text: str) -> CpuStat:
         raise ValueError(f"/proc/stat CPU line has {width - 1} fields")
     # "cpu12 a b c" -> " 12 a b c": the CPU id becomes column 0 of one fast numeric parse.
     flat = np.fromstring(block.replace("cpu", " "), dtype=np.int64, sep=" ")
-    if flat.size % width:
-        raise ValueError("/proc/stat CPU lines differ in length")
-    table = flat.reshape(-1, width)
+    lines = block.count("\n") + (not block.endswith("\n"))
+    if flat.size != lines * width:  # numpy < 2.3 stops at a bad token with only a warning
+        raise ValueError("/proc/stat CPU lines are malformed or differ in length")
+    table = flat.reshape(lines, width)
     ticks = table[:, 1:_COLUMNS + 1]
     if ticks.shape[1] < _COLUMNS:  # kernels before 2.6.11 had no steal column
         ticks = np.pad(ticks, ((0, 0), (0, _COLUMNS - ticks.shape[1])))
