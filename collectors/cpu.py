@@ -36,14 +36,7 @@ SATURATED = 0.9
 
 # /proc/stat columns used: user nice system idle iowait irq softirq steal (guest* are inside user).
 _COLUMNS = 8
-# Each column's mode group: 0 user, 1 system, 2 iowait, 3 steal, 4 idle.
-_GROUP_OF_COLUMN = (0, 0, 1, 4, 2, 1, 1, 3)
-_USER, _SYSTEM, _IOWAIT, _STEAL, _IDLE = range(5)
-_GROUPS = np.zeros((_COLUMNS, 5), dtype=np.int64)
-_GROUPS[np.arange(_COLUMNS), _GROUP_OF_COLUMN] = 1
 _NOT_CPU_LINE = re.compile(r"\n(?!cpu)")
-_HOST_METRICS = ("host.cpu.user", "host.cpu.system", "host.cpu.iowait", "host.cpu.steal",
-                 "host.cpu.idle")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +44,7 @@ class CpuStat:
     """One reading of /proc/stat: online CPU ids, their tick counters, and the run queue."""
 
     ids: np.ndarray  # (n,) CPU numbers
+    ids_key: bytes  # the same as bytes: one cheap comparison tells whether CPUs came or went
     ticks: np.ndarray  # (n, 8) user nice system idle iowait irq softirq steal
     running: int | None
     blocked: int | None
@@ -76,14 +70,16 @@ def parse_stat(text: str) -> CpuStat:
     ticks = table[:, 1:_COLUMNS + 1]
     if ticks.shape[1] < _COLUMNS:  # kernels before 2.6.11 had no steal column
         ticks = np.pad(ticks, ((0, 0), (0, _COLUMNS - ticks.shape[1])))
-    return CpuStat(table[:, 0].copy(), np.ascontiguousarray(ticks),
+    ids = table[:, 0].copy()
+    return CpuStat(ids, ids.tobytes(), np.ascontiguousarray(ticks),
                    line_int(text, "procs_running "), line_int(text, "procs_blocked "))
 
 
 @register
 class CpuCollector(Collector):
     name = "cpu"
-    provides = (*_HOST_METRICS, "host.cpu.core_busy_max", "host.cpu.cores_saturated",
+    provides = ("host.cpu.user", "host.cpu.system", "host.cpu.iowait", "host.cpu.steal",
+                "host.cpu.idle", "host.cpu.core_busy_max", "host.cpu.cores_saturated",
                 "host.cpu.count", "host.procs_running", "host.procs_blocked", "host.load1",
                 "cpu.busy", "cpu.user", "cpu.system", "cpu.iowait")
 
@@ -141,46 +137,44 @@ class CpuCollector(Collector):
             log.debug("skipping /proc/loadavg this tick: %s", e)
 
     def _sample_shares(self, buf: SampleBuffer, last: CpuStat, now: CpuStat) -> None:
-        ids = now.ids
-        if np.array_equal(ids, last.ids):
-            delta = now.ticks - last.ticks
+        # Few numpy calls on purpose: after a 100 ms sleep each one runs with cold caches.
+        if now.ids_key == last.ids_key:
+            ids, delta = now.ids, now.ticks - last.ticks
         else:  # a CPU went offline or came online: compare the cores present both times
             ids, i_now, i_last = np.intersect1d(now.ids, last.ids, assume_unique=True,
                                                 return_indices=True)
             delta = now.ticks[i_now] - last.ticks[i_last]
-        groups = delta @ _GROUPS
-        totals = groups.sum(axis=1)
-        valid = (delta >= 0).all(axis=1) & (totals > 0)
-        if not valid.all():
-            ids, groups, totals = ids[valid], groups[valid], totals[valid]
+        totals = delta.sum(axis=1)
+        if len(totals) and (delta.min() < 0 or totals.min() <= 0):
+            valid = (delta >= 0).all(axis=1) & (totals > 0)
+            ids, delta, totals = ids[valid], delta[valid], totals[valid]
         if not len(totals):
             return
-        host = groups.sum(axis=0)
-        whole = float(host.sum())
-        for name, ticks in zip(_HOST_METRICS, host.tolist(), strict=True):
-            buf.add(HOST_ENTITY, name, ticks / whole)
-        busy = (totals - groups[:, _IDLE] - groups[:, _IOWAIT]) / totals
+        u, n, s, idle, iowait, irq, softirq, steal = delta.sum(axis=0).tolist()
+        whole = float(u + n + s + idle + iowait + irq + softirq + steal)
+        buf.add(HOST_ENTITY, "host.cpu.user", (u + n) / whole)
+        buf.add(HOST_ENTITY, "host.cpu.system", (s + irq + softirq) / whole)
+        buf.add(HOST_ENTITY, "host.cpu.iowait", iowait / whole)
+        buf.add(HOST_ENTITY, "host.cpu.steal", steal / whole)
+        buf.add(HOST_ENTITY, "host.cpu.idle", idle / whole)
+        busy = 1.0 - (delta[:, 3] + delta[:, 4]) / totals
         buf.add(HOST_ENTITY, "host.cpu.core_busy_max", float(busy.max()))
         buf.add(HOST_ENTITY, "host.cpu.cores_saturated", float(np.count_nonzero(busy >= SATURATED)))
-        self._sample_top_cores(buf, ids, groups, totals, busy)
-
-    def _sample_top_cores(self, buf: SampleBuffer, ids: np.ndarray, groups: np.ndarray,
-                          totals: np.ndarray, busy: np.ndarray) -> None:
         k = min(self.top_cores, len(busy))
         if k <= 0:
             return
-        top = np.argpartition(-busy, k - 1)[:k] if k < len(busy) else np.arange(len(busy))
-        top = top[np.argsort(-busy[top], kind="stable")]
-        shares = groups[top] / totals[top, None]
-        for cpu_id, core_busy, row in zip(ids[top].tolist(), busy[top].tolist(),
-                                          shares.tolist(), strict=True):
+        top = np.argpartition(busy, -k)[-k:] if k < len(busy) else np.arange(len(busy))
+        rows = zip(busy[top].tolist(), ids[top].tolist(), totals[top].tolist(),
+                   delta[top].tolist(), strict=True)
+        for core_busy, cpu_id, total, (u, n, s, _, iowait, irq, softirq, _) in sorted(
+                rows, key=lambda row: -row[0]):
             entity = self._names.get(cpu_id)
             if entity is None:
                 entity = self._names[cpu_id] = f"cpu{cpu_id}"
             buf.add(entity, "cpu.busy", core_busy)
-            buf.add(entity, "cpu.user", row[_USER])
-            buf.add(entity, "cpu.system", row[_SYSTEM])
-            buf.add(entity, "cpu.iowait", row[_IOWAIT])
+            buf.add(entity, "cpu.user", (u + n) / total)
+            buf.add(entity, "cpu.system", (s + irq + softirq) / total)
+            buf.add(entity, "cpu.iowait", iowait / total)
 
     def host_info(self) -> HostInfo:
         """This node: name, online CPUs, memory, NUMA nodes and kernel; None where unknown."""
