@@ -105,6 +105,10 @@ class CpuCollector(Collector):
                                     "or /proc is not mounted")
             return
         self._available = True
+        try:
+            self._loadavg.read()
+        except OSError as e:
+            self.absent("host.load1", f"cannot read {self._loadavg.path} ({e})")
 
     def close(self) -> None:
         self._stat.close()

@@ -47,6 +47,7 @@ class NetCollector(Collector):
         self._rescan = Every()
         self._keep: dict[str, bool] = {}
         self._speed: dict[str, float | None] = {}
+        self._present: set[str] = set()
         self._available = False
 
     def open(self, host: str) -> None:
@@ -140,11 +141,9 @@ class NetCollector(Collector):
                                     "NICs are not visible")
 
     def _forget_gone(self, present: set[str]) -> None:
-        if len(self._keep) == len(present):
-            return
-        for name in [n for n in self._keep if n not in present]:
-            del self._keep[name]
+        gone, self._present = self._present - present, present
+        for name in gone:
+            self._keep.pop(name, None)
             self._speed.pop(name, None)
             self._rates.forget((name, "nic.rx"))
             self._rates.forget((name, "nic.tx"))
-

@@ -62,6 +62,9 @@ class ProcFile:
             fd, self._fd = self._fd, -1
             os.close(fd)
 
+    def __del__(self) -> None:  # a collector dropped without close() must not leak its files
+        self.close()
+
 
 def read_text(path: Path | str) -> str:
     """A small file's whole text, opened and closed once (for files read rarely)."""

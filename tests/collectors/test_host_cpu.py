@@ -165,6 +165,14 @@ def test_no_proc_stat_records_every_metric_absent_with_the_reason(tmp_path: Path
         assert absence is not None and "not Linux" in absence.reason
 
 
+def test_no_loadavg_is_an_absence_of_load1_only(tmp_path: Path) -> None:
+    node = FakeNode(tmp_path)
+    node.write("proc/stat", proc_stat({0: cpu_ticks(idle=5)}))
+    d = Driver(CpuCollector(tmp_path))
+    assert "host.load1" not in d.tick(1.0).metrics()
+    assert [a.what for a in d.absences()] == ["host.load1"]
+
+
 @pytest.mark.parametrize("width", [pytest.param(7, id="2.6.0-no-steal"),
                                    pytest.param(8, id="no-guest"),
                                    pytest.param(10, id="guest_nice")])

@@ -121,6 +121,21 @@ def test_reset_and_interfaces_coming_and_going(tmp_path: Path) -> None:
     assert d.tick(3.0).get("eth1", "nic.rx") == 500.0
 
 
+def test_an_interface_gone_at_a_rescan_tick_starts_afresh(tmp_path: Path) -> None:
+    node = FakeNode(tmp_path)
+    physical(node, "eth0")
+    physical(node, "eth1")
+    node.write("proc/net/dev", net_dev({"eth0": (0, 0), "eth1": (1000, 0)}))
+    d = Driver(NetCollector(tmp_path))
+    d.tick(0.0)
+    node.write("proc/net/dev", net_dev({"eth0": (0, 0)}))
+    d.tick(RESCAN_S + 0.1)  # eth1 vanishes on the very tick the device list is re-read
+    node.write("proc/net/dev", net_dev({"eth0": (0, 0), "eth1": (5000, 0)}))
+    assert d.tick(RESCAN_S + 1.1).get("eth1", "nic.rx") is None
+    node.write("proc/net/dev", net_dev({"eth0": (0, 0), "eth1": (5600, 0)}))
+    assert d.tick(RESCAN_S + 2.1).get("eth1", "nic.rx") == pytest.approx(600.0)
+
+
 def test_only_virtual_interfaces_is_an_absence_with_the_reason(tmp_path: Path) -> None:
     node = FakeNode(tmp_path)
     node.mkdir("sys/class/net/lo")
