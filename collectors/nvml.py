@@ -275,9 +275,14 @@ class NvmlCollector(Collector):
                     self.absent(metric, f"{reason} on {TRANSIENT_LIMIT} consecutive samples",
                                 gpu.entity)
             return False
-        if verdict is Verdict.FALLBACK and isinstance(src, Signal) and src.fallback is not None:
+        if (verdict is Verdict.FALLBACK and isinstance(src, Signal) and src.fallback is not None
+                and buf is not None):
             log.debug("%s %s: %s, using the older call", gpu.entity, src.call, reason)
             src.read, src.fallback = src.fallback, None
+            try:
+                src.read(buf)
+            except self._errors as e:
+                return self._failed(gpu, src, e, buf)
             return False
         for metric in gpu.retire(src):
             self._drop(gpu, metric, reason, src.origin)

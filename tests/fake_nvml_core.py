@@ -104,7 +104,7 @@ class FakeGpu:
     total_calls: int = 0
     # Counter rates per second: throttle fields in ns/s, NVLink in KiB/s, "energy" in mJ/s.
     rates: dict[int | str, float] = field(default_factory=dict)
-    _base: dict[int | str, float] = field(default_factory=dict)
+    _base: dict[int | str, int] = field(default_factory=dict)
     _t0: dict[int | str, float] = field(default_factory=dict)
     handle: Any = None
 
@@ -117,11 +117,11 @@ class FakeGpu:
         return f"00000000:{0x18 + 0x10 * self.index:02X}:00.0"
 
     def counter(self, key: int | str, now: float) -> int:
-        return int(self._base.get(key, 0.0) + self.rates.get(key, 0.0)
-                   * (now - self._t0.get(key, now)))
+        grown = self.rates.get(key, 0.0) * (now - self._t0.get(key, now))
+        return self._base.get(key, 0) + int(grown)
 
     def set_counter(self, key: int | str, value: float, now: float) -> None:
-        self._base[key] = value
+        self._base[key] = int(value)
         self._t0[key] = now
 
 
@@ -135,7 +135,7 @@ class FakeCore:
         self.cuda = cuda
         self.init_error = init_error
         self.missing = set(missing)  # symbols this "driver" lacks -> NVMLError_FunctionNotFound
-        self.clock_s: float | None = None
+        self._clock: float | None = None
         self.initialized = 0
         self.unfaked: list[str] = []
         self.process_names: dict[int, str] = {}
@@ -156,7 +156,21 @@ class FakeCore:
     # --- test controls ---------------------------------------------------------------------------
 
     def now(self) -> float:
-        return self.clock_s if self.clock_s is not None else time.time()
+        return self._clock if self._clock is not None else time.time()
+
+    @property
+    def clock_s(self) -> float | None:
+        """The fake's time in seconds since the epoch; None follows the real clock."""
+        return self._clock
+
+    @clock_s.setter
+    def clock_s(self, value: float | None) -> None:
+        if self._clock is None and value is not None:  # counters carry on from real time
+            real = time.time()
+            for g in self.gpus:
+                for key in set(g.rates) | set(g._base):
+                    g.set_counter(key, g.counter(key, real), value)
+        self._clock = value
 
     def set_rate(self, gpu: int, key: int | str, per_s: float) -> None:
         g, now = self.gpus[gpu], self.now()

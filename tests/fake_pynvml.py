@@ -58,6 +58,8 @@ class FakeNvml(FakeDevice):
             fid, scope = item if isinstance(item, tuple) else (item, 0)
             v = values[i]
             v.fieldId, v.scopeId, v.timestamp = fid, scope, stamp
+            key = f"field {fid}"
+            g.calls[key] = g.calls.get(key, 0) + 1
             code = g.field_errors.get(fid) or (3 if fid in g.fields_unsupported else 0)
             if not code:
                 code = self._field(g, v, fid, scope, now)
