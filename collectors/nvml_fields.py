@@ -3,12 +3,14 @@
 Each element carries its own nvmlReturn, checked before its value is read (nvml.md section 4);
 a failing element is reported to the collector's policy through `on_error`, which may retire the
 field or, for a lost GPU, re-raise. Counters (throttle durations in ns, NVLink KiB) become rates
-over the fields' own timestamps (integer µs, so intervals are exact); several fields of one metric (SW and HW thermal slowdown) are
-summed, and ratios are capped at 1.
+over the fields' own timestamps (integer µs, so intervals are exact); several fields of one
+metric (SW and HW thermal slowdown) are summed, and ratios are capped at 1.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -39,6 +41,16 @@ class FieldSpec(Source):
     key: tuple[str, int, int]
 
 
+@functools.cache
+def plain(struct: type[ctypes.Structure]) -> type[ctypes.Structure]:
+    """The same layout as a pynvml struct, without its per-attribute Python hooks.
+
+    pynvml's _PrintableStructure runs Python code on every attribute read; reading the batch
+    through a view of this type costs a C-level access per field instead.
+    """
+    return type(f"Plain{struct.__name__}", (ctypes.Structure,), {"_fields_": struct._fields_})
+
+
 @dataclass(frozen=True, slots=True)
 class _Group:
     metric: str
@@ -60,7 +72,9 @@ class FieldSet:
         self._groups: list[_Group] = []
         self._group_of: dict[str, int] = {}
         self.specs: list[FieldSpec] = []
-        self._ids: list[int | tuple[int, int]] = []
+        self._ids: list[tuple[int, int]] = []
+        self._plain = plain(nv.c_nvmlFieldValue_t)
+        self._view: Any = self._plain * 0
         self.signal = Signal(call="nvmlDeviceGetFieldValues", metrics=(), read=self.read,
                              origin="fields")
 
@@ -88,14 +102,17 @@ class FieldSet:
         return tuple(m for m in spec.metrics if m not in left)
 
     def _rebuild(self) -> None:
-        self._ids = [s.field_id if s.scope is None else (s.field_id, s.scope) for s in self.specs]
+        # Always (id, scope): scope 0 is what pynvml sends for a bare id, and a tuple spares
+        # pynvml a TypeError per element while it fills the request.
+        self._ids = [(s.field_id, s.scope or 0) for s in self.specs]
+        self._view = self._plain * len(self.specs)
         self.signal.metrics = tuple(dict.fromkeys(m for s in self.specs for m in s.metrics))
 
     def read(self, buf: SampleBuffer) -> None:
         specs = self.specs
         if not specs:
             return
-        values = self._get(self._handle, self._ids)
+        values = self._view.from_buffer(self._get(self._handle, self._ids))
         acc: list[float | None] = [None] * len(self._groups)
         now_us = buf.now_ns // 1000
         for spec, v in zip(specs, values, strict=False):

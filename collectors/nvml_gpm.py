@@ -17,6 +17,7 @@ from typing import Any
 
 from collectors.base import SampleBuffer
 from collectors.nvml_common import Signal, Source, catalog_metric, scale
+from collectors.nvml_fields import plain
 
 # NVML documents a minimum interval between the two samples (~100 ms, nvml.md section 3.2).
 MIN_INTERVAL_NS = 100_000_000
@@ -44,6 +45,9 @@ class Gpm:
         self._samples.append(nv.nvmlGpmSampleAlloc())
         self._samples.append(nv.nvmlGpmSampleAlloc())
         self._mg = nv.c_nvmlGpmMetricsGet_t()
+        # The metrics array seen without pynvml's per-attribute hooks (see nvml_fields.plain).
+        metric_view = plain(nv.c_nvmlGpmMetric_t) * nv.NVML_GPM_METRIC_MAX
+        self._metrics = metric_view.from_buffer(self._mg, nv.c_nvmlGpmMetricsGet_t.metrics.offset)
         self._t_prev: int | None = None
         self.specs: list[GpmSpec] = []
         self.signal = Signal(call="nvmlGpmSampleGet", metrics=(), read=self.read, origin="gpm")
@@ -87,7 +91,7 @@ class Gpm:
         mg.numMetrics = len(self.specs)
         mg.sample1 = prev
         mg.sample2 = cur
-        metrics = mg.metrics
+        metrics = self._metrics
         for i, spec in enumerate(self.specs):
             metrics[i].metricId = spec.metric_id
         self._metrics_get(mg)

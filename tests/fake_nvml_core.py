@@ -101,6 +101,7 @@ class FakeGpu:
     lost_after: int | None = None  # calls on this handle before it is lost for good
     lost: bool = False
     calls: dict[str, int] = field(default_factory=dict)
+    field_calls: dict[int, int] = field(default_factory=dict)
     total_calls: int = 0
     # Counter rates per second: throttle fields in ns/s, NVLink in KiB/s, "energy" in mJ/s.
     rates: dict[int | str, float] = field(default_factory=dict)

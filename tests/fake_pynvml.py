@@ -21,6 +21,7 @@ from typing import Any
 
 import pynvml as nv
 
+from collectors.nvml_fields import plain
 from tests.fake_nvml_core import (
     ALL_LINKS,
     FI_HW_THERMAL,
@@ -42,6 +43,8 @@ try:
 except ImportError:  # the benchmark runs without pytest
     pytest = None  # type: ignore[assignment]
 
+_PLAIN_FIELD = plain(nv.c_nvmlFieldValue_t)
+_PLAIN_METRIC = plain(nv.c_nvmlGpmMetric_t)
 _UINT = nv.NVML_VALUE_TYPE_UNSIGNED_INT
 _ULL = nv.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG
 
@@ -52,31 +55,36 @@ class FakeNvml(FakeDevice):
     def nvmlDeviceGetFieldValues(self, handle: Any, fieldIds: list[Any]) -> Any:
         g = self._dev(handle, "nvmlDeviceGetFieldValues")
         values = (nv.c_nvmlFieldValue_t * len(fieldIds))()
+        # Written through a plain-struct view: the fake stands in for the C library, which does
+        # not pay pynvml's per-attribute Python hooks.
+        view = (_PLAIN_FIELD * len(fieldIds)).from_buffer(values)
         now = self.now()
         stamp = int(now * 1e6)
-        for i, item in enumerate(fieldIds):
+        counts = g.field_calls
+        for v, item in zip(view, fieldIds, strict=True):
             fid, scope = item if isinstance(item, tuple) else (item, 0)
-            v = values[i]
             v.fieldId, v.scopeId, v.timestamp = fid, scope, stamp
-            key = f"field {fid}"
-            g.calls[key] = g.calls.get(key, 0) + 1
+            counts[fid] = counts.get(fid, 0) + 1
             code = g.field_errors.get(fid) or (3 if fid in g.fields_unsupported else 0)
-            if not code:
-                code = self._field(g, v, fid, scope, now)
-            v.nvmlReturn = code
+            v.nvmlReturn = code or self._field(g, v, fid, scope, now)
         return values
 
     def _field(self, g: FakeGpu, v: Any, fid: int, scope: int, now: float) -> int:
-        if fid == FI_MEM_TEMP and g.mem_temp is not None:
+        if fid in THROTTLE_FIELDS or (fid in (FI_NVLINK_TX, FI_NVLINK_RX) and g.nvlink_links
+                                      and scope == ALL_LINKS):
+            v.valueType, v.value.ullVal = _ULL, g.counter(fid, now)
+        elif fid == FI_MEM_TEMP and g.mem_temp is not None:
             v.valueType, v.value.uiVal = _UINT, g.mem_temp
         elif fid == FI_LINK_COUNT and g.nvlink_links:
             v.valueType, v.value.uiVal = _UINT, g.nvlink_links
-        elif fid in THROTTLE_FIELDS or (fid in (FI_NVLINK_TX, FI_NVLINK_RX) and g.nvlink_links
-                                        and scope == ALL_LINKS):
-            v.valueType, v.value.ullVal = _ULL, g.counter(fid, now)
         else:
             return int(nv.NVML_ERROR_NOT_SUPPORTED)
         return 0
+
+    def field_calls(self, field_id: int, gpu: int | None = None) -> int:
+        """How many times a field was asked for (each nvmlDeviceGetFieldValues element)."""
+        gpus = self.gpus if gpu is None else [self.gpus[gpu]]
+        return sum(g.field_calls.get(field_id, 0) for g in gpus)
 
     # --- GPM -------------------------------------------------------------------------------------
 
@@ -116,7 +124,8 @@ class FakeNvml(FakeDevice):
             raise nv.NVMLError_InvalidArgument()
         g = first[0]
         g.calls["nvmlGpmMetricsGet"] = g.calls.get("nvmlGpmMetricsGet", 0) + 1
-        metrics = metricsGet.metrics
+        metrics = (_PLAIN_METRIC * nv.NVML_GPM_METRIC_MAX).from_buffer(
+            metricsGet, nv.c_nvmlGpmMetricsGet_t.metrics.offset)
         for i in range(metricsGet.numMetrics):
             m = metrics[i]
             if m.metricId in g.gpm_unsupported or m.metricId not in g.gpm_values:

@@ -119,8 +119,8 @@ def test_one_field_values_call_per_gpu_per_tick_with_every_field(h100: FakeNvml)
     run.tick(4)
     for i in range(8):
         assert h100.calls("nvmlDeviceGetFieldValues", i) - at_open == 4
-    assert h100.calls("field 82", 0) == 4
-    assert h100.calls(f"field {FI_NVLINK_TX}", 0) == 4
+    assert h100.field_calls(82, 0) == 4
+    assert h100.field_calls(FI_NVLINK_TX, 0) == 4
     run.close()
 
 

@@ -61,8 +61,8 @@ def test_t4_lists_what_it_lacks_and_is_asked_once(fake_nvml: MakeFake) -> None:
     assert run.metrics("gpu0") == set(NvmlCollector.provides) - expected_absent
     assert {a.what for a in run.collector.absences()} == expected_absent
     assert fake.calls("nvmlDeviceGetRemappedRows") == 1
-    assert fake.calls("field 82") == 1
-    assert fake.calls(f"field {FI_NVLINK_TX}") == 0
+    assert fake.field_calls(82) == 1
+    assert fake.field_calls(FI_NVLINK_TX) == 0
     assert fake.calls("nvmlDeviceGetFanSpeed") == 0
     run.close()
 
@@ -77,7 +77,7 @@ def test_one_unsupported_thermal_counter_leaves_the_other(fake_nvml: MakeFake) -
     assert run.absence("gpu.throttle.thermal", "gpu0") is None
     absence = run.absence("gpu.throttle.thermal", "gpu1")
     assert absence is not None and "NVML_FI_DEV_CLOCKS_EVENT_REASON_" in absence.reason
-    assert fake.calls(f"field {FI_HW_THERMAL}", 0) == 1
+    assert fake.field_calls(FI_HW_THERMAL, 0) == 1
     run.close()
 
 
