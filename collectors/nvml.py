@@ -30,7 +30,7 @@ from collectors.nvml_gpu import (
     pcie_throughput,
 )
 from collectors.nvml_procs import ProcessTable
-from collectors.nvml_static import cuda_version, probe
+from collectors.nvml_static import driver_versions, probe
 from profiler.trace import GpuInfo, HostInfo, ProcessInfo
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,6 @@ class NvmlCollector(Collector):
         self._rates = Rates()
         self._events: EventWatcher | None = None
         self._procs: ProcessTable | None = None
-        self._tick = 0
         self._next_slow = 0
         self._next_rare = 0
 
@@ -117,7 +116,8 @@ class NvmlCollector(Collector):
             self.absent("gpu.*", "no NVIDIA GPU found")
             self._shutdown()
             return
-        self._host_info = self._read_host_info(host)
+        driver, cuda = driver_versions(pynvml, self._errors)
+        self._host_info = HostInfo(host, driver_version=driver, cuda_driver_version=cuda)
         procs = self._procs = ProcessTable(pynvml, host, self._proc, self._errors)
         self._open_events()
         for index in range(count):
@@ -125,18 +125,6 @@ class NvmlCollector(Collector):
         if self._events is not None:
             self._events.start()
         self._active = [g for g in self._gpus if not g.lost]
-
-    def _read_host_info(self, host: str) -> HostInfo:
-        nv = self._nv
-        try:
-            driver: str | None = nv.nvmlSystemGetDriverVersion()
-        except self._errors:
-            driver = None
-        try:
-            cuda = cuda_version(nv.nvmlSystemGetCudaDriverVersion())
-        except self._errors:
-            cuda = None
-        return HostInfo(host, driver_version=driver, cuda_driver_version=cuda)
 
     def _open_events(self) -> None:
         try:
@@ -150,7 +138,7 @@ class NvmlCollector(Collector):
         try:
             handle = nv.nvmlDeviceGetHandleByIndex(index)
             facts = probe(nv, policy, handle, self._sysfs, os.cpu_count() or 1)
-        except self._errors as e:
+        except self._errors as e:  # the handle, or a lost GPU while reading its properties
             verdict, reason = policy.classify(e, "nvmlDeviceGetHandleByIndex")
             self.absent("gpu.*", f"{entity} not sampled: {reason}", entity)
             self._infos.append(GpuInfo(self.host, entity, index))
@@ -168,7 +156,7 @@ class NvmlCollector(Collector):
         fields = FieldSet(nv, handle, entity, self._rates,
                           lambda spec, e: self._element_failed(gpu, spec, e))
         gpm = self._open_gpm(gpu)
-        has_nvlink = bool(facts.nvlink_count)
+        has_nvlink = facts.nvlink_count != 0  # unknown (None): let the fields tell
         if not has_nvlink:
             why = facts.reasons.get("nvlink", "NVML_FI_DEV_NVLINK_LINK_COUNT = 0")
             for metric in NVLINK:
@@ -217,7 +205,6 @@ class NvmlCollector(Collector):
 
     def sample(self, buf: SampleBuffer) -> None:
         now = buf.now_ns
-        self._tick += 1
         slow = now >= self._next_slow
         if slow:
             self._next_slow = now + self._slow_ns

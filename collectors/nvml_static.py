@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from collectors.nvml_common import Policy, Verdict, scale
+from collectors.nvml_common import Policy, Verdict, error_name, scale
 from collectors.nvml_fields import VALUE_MEMBERS
 
 NODE_MASK_WORDS = 4  # 256 NUMA nodes in the memory-affinity query
@@ -118,11 +118,11 @@ def _nvlink_count(ask: Asker, handle: Any) -> int | None:
         try:
             nv.nvmlDeviceGetNvLinkState(handle, link)
         except ask.policy.errors as e:
-            verdict, reason = ask.policy.classify(e, "nvmlDeviceGetNvLinkState")
+            verdict = ask.policy.classify(e, "nvmlDeviceGetNvLinkState")[0]
             if verdict is Verdict.LOST:
                 raise
             if link == 0:
-                ask.reasons["nvlink"] = reason
+                ask.reasons["nvlink"] = f"nvmlDeviceGetNvLinkState: {error_name(e)}"
                 return 0 if verdict is Verdict.PERMANENT else None
             break
         count += 1
@@ -178,6 +178,20 @@ def _bits(words: Any) -> tuple[int, ...]:
             word >>= 1
             bit += 1
     return tuple(out)
+
+
+def driver_versions(nv: ModuleType, errors: tuple[type[BaseException], ...]
+                    ) -> tuple[str | None, str | None]:
+    """(driver version, CUDA driver version as "13.1"); None where NVML does not say."""
+    try:
+        driver: str | None = nv.nvmlSystemGetDriverVersion()
+    except errors:
+        driver = None
+    try:
+        cuda = cuda_version(nv.nvmlSystemGetCudaDriverVersion())
+    except errors:
+        cuda = None
+    return driver, cuda
 
 
 def cuda_version(value: int | None) -> str | None:

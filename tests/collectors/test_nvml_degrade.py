@@ -43,8 +43,8 @@ def test_t4_lists_what_it_lacks_and_is_asked_once(fake_nvml: MakeFake) -> None:
     fake = fake_nvml("t4")
     run = Run(fake).tick(6)
     missing = {
-        "gpu.nvlink_tx": "this GPU has no NVLink (not supported on this GPU "
-                         "(nvmlDeviceGetNvLinkState: NVMLError_NotSupported))",
+        "gpu.nvlink_tx": "this GPU has no NVLink (nvmlDeviceGetNvLinkState: "
+                         "NVMLError_NotSupported)",
         "gpu.mem_temp": "not supported on this GPU (nvmlDeviceGetFieldValues("
                         "NVML_FI_DEV_MEMORY_TEMP): NVMLError_NotSupported)",
         "gpu.row_remap_pending": "not supported on this GPU (nvmlDeviceGetRemappedRows: "
@@ -172,4 +172,20 @@ def test_transient_errors_skip_ticks_then_record_an_absence(fake_nvml: MakeFake)
     run.tick(2)
     assert run.values("gpu0", "gpu.power") == pytest.approx([612.45, 612.45])
     assert fake.calls("nvmlDeviceGetPowerUsage", 0) == 7
+    run.close()
+
+
+def test_a_field_failing_transiently_is_kept_and_reported_after_five(fake_nvml: MakeFake) -> None:
+    fake = fake_nvml("h100x8")
+    fake.gpus[0].field_errors[82] = pynvml.NVML_ERROR_TIMEOUT
+    run = Run(fake).tick(6)
+    absence = run.absence("gpu.mem_temp", "gpu0")
+    assert absence is not None
+    assert absence.reason == ("failing: NVMLError_Timeout from nvmlDeviceGetFieldValues("
+                              "NVML_FI_DEV_MEMORY_TEMP) on 5 consecutive samples")
+    assert fake.field_calls(82, 0) == 6
+    del fake.gpus[0].field_errors[82]
+    run.tick()
+    assert run.values("gpu0", "gpu.mem_temp") == [55.0]
+    assert len(run.values("gpu0", "gpu.throttle.power_cap")) == 6  # the rest of the batch
     run.close()

@@ -89,6 +89,24 @@ def test_a_gpu_lost_mid_run_stops_alone(fake_nvml: MakeFake) -> None:
     run.close()
 
 
+@pytest.mark.parametrize(("code", "lost"), [(pynvml.NVML_ERROR_GPU_IS_LOST, True),
+                                            (pynvml.NVML_ERROR_NO_PERMISSION, False)])
+def test_a_gpu_that_cannot_be_opened_is_skipped(fake_nvml: MakeFake, code: int,
+                                                lost: bool) -> None:
+    fake = fake_nvml("h100x8")
+    fake.gpus[1].errors["nvmlDeviceGetHandleByIndex"] = code
+    run = Run(fake).tick(2)
+    absence = run.absence("gpu.util", "gpu1")
+    assert absence is not None and absence.what == "gpu.*"
+    assert absence.reason.startswith("gpu1 not sampled: " + ("GPU lost" if lost else
+                                                               "needs permission"))
+    assert run.metrics("gpu1") == set() and len(run.values("gpu2", "gpu.util")) == 2
+    events = run.event_frame()
+    assert list(events["kind"]) == (["gpu_lost"] if lost else [])
+    assert [g.entity for g in run.collector.gpus()] == [f"gpu{i}" for i in range(8)]
+    run.close()
+
+
 def test_gpu_lost_in_the_field_batch_is_the_whole_gpu(fake_nvml: MakeFake) -> None:
     fake = fake_nvml("h100x8")
     fake.gpus[4].field_errors[82] = pynvml.NVML_ERROR_GPU_IS_LOST
