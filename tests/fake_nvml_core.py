@@ -199,23 +199,23 @@ class FakeCore:
 
     def _lib(self, fn: str) -> None:
         if not self.initialized:
-            raise nv.NVMLError_Uninitialized()
+            raise nv.NVMLError(nv.NVML_ERROR_UNINITIALIZED)
         if fn in self.missing:
-            raise nv.NVMLError_FunctionNotFound()
+            raise nv.NVMLError(nv.NVML_ERROR_FUNCTION_NOT_FOUND)
 
     def _dev(self, handle: Any, fn: str) -> FakeGpu:
         if not self.initialized:
-            raise nv.NVMLError_Uninitialized()
+            raise nv.NVMLError(nv.NVML_ERROR_UNINITIALIZED)
         if fn in self.missing:
-            raise nv.NVMLError_FunctionNotFound()
+            raise nv.NVMLError(nv.NVML_ERROR_FUNCTION_NOT_FOUND)
         g = self._by_id.get(id(handle)) or self._by_address.get(address(handle))
         if g is None:
-            raise nv.NVMLError_InvalidArgument()
+            raise nv.NVMLError(nv.NVML_ERROR_INVALID_ARGUMENT)
         g.calls[fn] = g.calls.get(fn, 0) + 1
         g.total_calls += 1
         if g.lost or (g.lost_after is not None and g.total_calls > g.lost_after):
             g.lost = True
-            raise nv.NVMLError_GpuIsLost()
+            raise nv.NVMLError(nv.NVML_ERROR_GPU_IS_LOST)
         code = g.errors.get(fn)
         if code:
             raise nv.NVMLError(code)
@@ -232,7 +232,7 @@ class FakeCore:
         def call(*args: Any, **kwargs: Any) -> Any:
             self.unfaked.append(name)
             self._lib(name)
-            raise nv.NVMLError_NotSupported()
+            raise nv.NVMLError(nv.NVML_ERROR_NOT_SUPPORTED)
 
         return call
 
@@ -265,7 +265,7 @@ class FakeCore:
     def nvmlSystemGetProcessName(self, pid: int) -> str:
         self._lib("nvmlSystemGetProcessName")
         if pid not in self.process_names:
-            raise nv.NVMLError_NotFound()
+            raise nv.NVMLError(nv.NVML_ERROR_NOT_FOUND)
         return self.process_names[pid]
 
     def nvmlDeviceGetCount(self) -> int:
@@ -275,7 +275,7 @@ class FakeCore:
     def nvmlDeviceGetHandleByIndex(self, index: int) -> Any:
         self._lib("nvmlDeviceGetHandleByIndex")
         if not 0 <= index < len(self.gpus):
-            raise nv.NVMLError_InvalidArgument()
+            raise nv.NVMLError(nv.NVML_ERROR_INVALID_ARGUMENT)
         return self._dev(self.gpus[index].handle, "nvmlDeviceGetHandleByIndex").handle
 
     def nvmlDeviceGetHandleByUUID(self, uuid: str) -> Any:
@@ -283,7 +283,7 @@ class FakeCore:
         for g in self.gpus:
             if g.uuid == uuid:
                 return g.handle
-        raise nv.NVMLError_NotFound()
+        raise nv.NVMLError(nv.NVML_ERROR_NOT_FOUND)
 
     def nvmlDeviceGetIndex(self, handle: Any) -> int:
         return self._dev(handle, "nvmlDeviceGetIndex").index

@@ -43,7 +43,7 @@ class FakeDevice(FakeCore):
     def nvmlDeviceGetMigMode(self, handle: Any) -> list[int]:
         g = self._dev(handle, "nvmlDeviceGetMigMode")
         if g.mig is None:
-            raise nv.NVMLError_NotSupported()
+            raise nv.NVMLError(nv.NVML_ERROR_NOT_SUPPORTED)
         mode = nv.NVML_DEVICE_MIG_ENABLE if g.mig else nv.NVML_DEVICE_MIG_DISABLE
         return [mode, mode]
 
@@ -64,17 +64,17 @@ class FakeDevice(FakeCore):
     def nvmlDeviceGetNvLinkState(self, handle: Any, link: int) -> int:
         g = self._dev(handle, "nvmlDeviceGetNvLinkState")
         if g.nvlink_links == 0:
-            raise nv.NVMLError_NotSupported()
+            raise nv.NVMLError(nv.NVML_ERROR_NOT_SUPPORTED)
         if link >= g.nvlink_links:
-            raise nv.NVMLError_InvalidArgument()
+            raise nv.NVMLError(nv.NVML_ERROR_INVALID_ARGUMENT)
         return int(nv.NVML_FEATURE_ENABLED)
 
     def nvmlDeviceGetNvLinkVersion(self, handle: Any, link: int) -> int:
         g = self._dev(handle, "nvmlDeviceGetNvLinkVersion")
         if not g.nvlink_links:
-            raise nv.NVMLError_NotSupported()
+            raise nv.NVMLError(nv.NVML_ERROR_NOT_SUPPORTED)
         if link >= g.nvlink_links:
-            raise nv.NVMLError_InvalidArgument()
+            raise nv.NVMLError(nv.NVML_ERROR_INVALID_ARGUMENT)
         return g.nvlink_version
 
     # --- samples ---------------------------------------------------------------------------------
@@ -82,7 +82,7 @@ class FakeDevice(FakeCore):
     def nvmlDeviceGetUtilizationRates(self, handle: Any) -> Any:
         g = self._dev(handle, "nvmlDeviceGetUtilizationRates")
         if g.mig:
-            raise nv.NVMLError_NotSupported()
+            raise nv.NVMLError(nv.NVML_ERROR_NOT_SUPPORTED)
         u = nv.c_nvmlUtilization_t()
         u.gpu, u.memory = g.util_gpu, g.util_mem
         return u
@@ -95,7 +95,7 @@ class FakeDevice(FakeCore):
             m.total, m.used, m.free = total, used + reserved, total - used - reserved
             return m
         if "nvmlDeviceGetMemoryInfo_v2" in self.missing:
-            raise nv.NVMLError_FunctionNotFound()
+            raise nv.NVMLError(nv.NVML_ERROR_FUNCTION_NOT_FOUND)
         m2 = nv.c_nvmlMemory_v2_t()
         m2.version, m2.total, m2.reserved = version, total, reserved
         m2.used, m2.free = used, total - used - reserved
@@ -129,7 +129,7 @@ class FakeDevice(FakeCore):
     def nvmlDeviceGetFanSpeed(self, handle: Any) -> int:
         g = self._dev(handle, "nvmlDeviceGetFanSpeed")
         if g.fan is None:
-            raise nv.NVMLError_NotSupported()
+            raise nv.NVMLError(nv.NVML_ERROR_NOT_SUPPORTED)
         return g.fan
 
     def nvmlDeviceGetCurrentClocksEventReasons(self, handle: Any) -> int:
@@ -164,11 +164,11 @@ class FakeDevice(FakeCore):
     def nvmlDeviceGetTotalEccErrors(self, handle: Any, errorType: int, counterType: int) -> int:
         g = self._dev(handle, "nvmlDeviceGetTotalEccErrors")
         if g.ecc is None:
-            raise nv.NVMLError_NotSupported()
+            raise nv.NVMLError(nv.NVML_ERROR_NOT_SUPPORTED)
         return g.ecc[errorType]
 
     def nvmlDeviceGetRemappedRows(self, device: Any) -> tuple[int, int, int, int]:
         g = self._dev(device, "nvmlDeviceGetRemappedRows")
         if g.remapped is None:
-            raise nv.NVMLError_NotSupported()
+            raise nv.NVMLError(nv.NVML_ERROR_NOT_SUPPORTED)
         return g.remapped

@@ -103,15 +103,15 @@ class FakeNvml(FakeDevice):
     def nvmlGpmSampleFree(self, gpmSample: Any) -> None:
         self._lib("nvmlGpmSampleFree")
         if self._gpm_samples.pop(address(gpmSample), False) is False:
-            raise nv.NVMLError_InvalidArgument()
+            raise nv.NVMLError(nv.NVML_ERROR_INVALID_ARGUMENT)
 
     def nvmlGpmSampleGet(self, device: Any, gpmSample: Any) -> Any:
         g = self._dev(device, "nvmlGpmSampleGet")
         if not g.gpm:
-            raise nv.NVMLError_NotSupported()
+            raise nv.NVMLError(nv.NVML_ERROR_NOT_SUPPORTED)
         key = address(gpmSample)
         if key not in self._gpm_samples:
-            raise nv.NVMLError_InvalidArgument()
+            raise nv.NVMLError(nv.NVML_ERROR_INVALID_ARGUMENT)
         self._gpm_samples[key] = (g, self.now())
         return gpmSample
 
@@ -121,7 +121,7 @@ class FakeNvml(FakeDevice):
         second = self._gpm_samples.get(address(metricsGet.sample2))
         if (metricsGet.version != nv.NVML_GPM_METRICS_GET_VERSION or first is None
                 or second is None or first[0] is not second[0] or second[1] < first[1]):
-            raise nv.NVMLError_InvalidArgument()
+            raise nv.NVMLError(nv.NVML_ERROR_INVALID_ARGUMENT)
         g = first[0]
         g.calls["nvmlGpmMetricsGet"] = g.calls.get("nvmlGpmMetricsGet", 0) + 1
         metrics = (_PLAIN_METRIC * nv.NVML_GPM_METRIC_MAX).from_buffer(
@@ -148,7 +148,7 @@ class FakeNvml(FakeDevice):
     def nvmlDeviceRegisterEvents(self, handle: Any, eventTypes: int, eventSet: Any) -> None:
         g = self._dev(handle, "nvmlDeviceRegisterEvents")
         if eventTypes & ~g.supported_events:
-            raise nv.NVMLError_NotSupported()  # and nothing is registered
+            raise nv.NVMLError(nv.NVML_ERROR_NOT_SUPPORTED)  # and nothing is registered
         registered = self._event_sets[address(eventSet)]
         registered[g.index] = registered.get(g.index, 0) | eventTypes
 
@@ -156,13 +156,13 @@ class FakeNvml(FakeDevice):
         self._lib("nvmlEventSetWait")
         registered = self._event_sets.get(address(eventSet))
         if registered is None:
-            raise nv.NVMLError_InvalidArgument()
+            raise nv.NVMLError(nv.NVML_ERROR_INVALID_ARGUMENT)
         deadline = timeoutms / 1000.0
         while True:
             try:
                 g, kind, data = self._events.get(timeout=deadline)
             except queue.Empty:
-                raise nv.NVMLError_Timeout() from None
+                raise nv.NVMLError(nv.NVML_ERROR_TIMEOUT) from None
             if registered.get(g.index, 0) & kind:
                 event = nv.c_nvmlEventData_t()
                 event.device, event.eventType, event.eventData = g.handle, kind, data
@@ -174,7 +174,7 @@ class FakeNvml(FakeDevice):
     def nvmlEventSetFree(self, eventSet: Any) -> None:
         self._lib("nvmlEventSetFree")
         if self._event_sets.pop(address(eventSet), None) is None:
-            raise nv.NVMLError_InvalidArgument()
+            raise nv.NVMLError(nv.NVML_ERROR_INVALID_ARGUMENT)
 
     # --- processes -------------------------------------------------------------------------------
 

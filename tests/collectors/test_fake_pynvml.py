@@ -34,8 +34,9 @@ def test_errors_are_the_real_classes(fake_nvml: MakeFake) -> None:
     h = pynvml.nvmlDeviceGetHandleByIndex(0)
     with pytest.raises(pynvml.NVMLError_NotSupported) as info:
         pynvml.nvmlDeviceGetRemappedRows(h)
-    assert info.value.value == 3 and info.value.args == ()
-    assert repr(info.value) == "NVMLError_NotSupported()"
+    # As pynvml's _nvmlCheckReturn raises it: NVMLError(ret), so args carries the code.
+    assert info.value.value == 3 and info.value.args == (3,)
+    assert repr(info.value) == "NVMLError_NotSupported(3)"
     fake.gpus[0].errors["nvmlDeviceGetPowerUsage"] = 21
     with pytest.raises(pynvml.NVMLError_NoData):
         pynvml.nvmlDeviceGetPowerUsage(h)
