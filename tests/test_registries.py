@@ -21,7 +21,7 @@ def _modules(package: object) -> set[str]:
 
 
 def test_every_collector_module_is_listed() -> None:
-    listed = set(collectors.MODULES) | {"base", "procfs"}
+    listed = set(collectors.MODULES) | {"base", "procfs", "host"}
     helpers = {m for m in _modules(collectors) if m.startswith(("nvml_", "procfs"))}
     assert _modules(collectors) - helpers <= listed, _modules(collectors) - listed
 
