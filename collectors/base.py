@@ -151,9 +151,11 @@ class Rates:
             return None
         delta = value - v0
         if delta < 0:
-            if wrap_bits is None or v0 < 2.0 ** (wrap_bits - 1):
+            span = 2.0 ** wrap_bits if wrap_bits is not None else 0.0
+            # A wrap only if both readings fit the declared width; anything else is a reset.
+            if wrap_bits is None or not span / 2 <= v0 < span or value >= span:
                 return None
-            delta += 2.0 ** wrap_bits
+            delta += span
         return delta / dt
 
     def forget(self, key: object) -> None:

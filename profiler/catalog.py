@@ -120,7 +120,7 @@ _METRICS: tuple[Metric, ...] = (
     _m("host.cpu.idle", "ratio", "host", "share of all CPU time idle (without iowait)"),
     _m("host.cpu.core_busy_max", "ratio", "host", "busy share of the busiest core"),
     _m("host.cpu.cores_saturated", "count", "host", "cores at least 90 % busy"),
-    _m("host.cpu.count", "count", "host", "online CPU cores"),
+    _m("host.cpu.count", "count", "host", "online logical CPUs (hardware threads)"),
     _m("host.load1", "count", "host", "1-minute load average (runnable + uninterruptible tasks)"),
     _m("host.procs_running", "count", "host", "runnable tasks"),
     _m("host.procs_blocked", "count", "host", "tasks blocked in uninterruptible (I/O) sleep"),
@@ -491,7 +491,7 @@ NVIDIA_SMI_DMON: tuple[OutsideName, ...] = (
     OutsideName("nvidia-smi-dmon", "fp16", "gpu.fp16_active", PERCENT, note="GPM:%"),
 )
 
-PAGE_SIZE = 4096  # bytes per page for node_exporter's pswpin/pswpout on x86-64
+PAGE_SIZE = 4096  # pswpin/pswpout are in pages: 4 KiB on x86-64; arm64 kernels may use 16 or 64 KiB
 
 
 def _node(name: str, metric_name: str, scale: float = 1.0, counter: bool = False,

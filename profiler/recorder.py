@@ -65,7 +65,11 @@ class Sampler:
 
     def open(self) -> None:
         for collector in self.collectors:
-            collector.open(self.host)
+            try:
+                collector.open(self.host)
+            except Exception as e:  # a collector that cannot start must not stop the others
+                self._disable(collector, f"{collector.name} collector could not start: "
+                                         f"{type(e).__name__}: {e}")
 
     def tick(self, ts_ns: int | None = None) -> None:
         self.buffer.begin_tick(ts_ns if ts_ns is not None else time.time_ns())
@@ -85,10 +89,13 @@ class Sampler:
         count = self._faults.get(collector.name, 0) + 1
         self._faults[collector.name] = count
         if count >= MAX_FAULTS_BEFORE_DISABLE:
-            reason = (f"{collector.name} collector disabled after {count} consecutive failures "
-                      f"(last: {type(error).__name__}: {error})")
-            self._disabled[collector.name] = [Absence(m, reason, self.host, None, collector.name)
-                                              for m in collector.provides]
+            self._disable(collector, f"{collector.name} collector disabled after {count} "
+                                     f"consecutive failures (last: {type(error).__name__}: {error})")
+
+    def _disable(self, collector: Collector, reason: str) -> None:
+        log.warning(reason)
+        self._disabled[collector.name] = [Absence(m, reason, self.host, None, collector.name)
+                                          for m in collector.provides]
 
     def close(self) -> None:
         for collector in self.collectors:

@@ -54,6 +54,31 @@ def test_a_failing_collector_is_isolated_then_disabled_with_a_reason() -> None:
     assert "disabled after 5 consecutive failures" in reasons["gpu.util"]
 
 
+class FailsToOpen(Collector):
+    name = "fails-to-open"
+    provides = ("disk.read_bytes",)
+
+    def open(self, host: str) -> None:
+        raise PermissionError("/sys/block: permission denied")
+
+    def sample(self, buf: SampleBuffer) -> None:
+        raise AssertionError("a collector that did not open is never sampled")
+
+
+def test_a_collector_that_cannot_open_is_disabled_and_the_others_run() -> None:
+    sampler = Sampler([FailsToOpen(), Counting()], host="node1")
+    sampler.open()
+    sampler.tick()
+    sampler.tick()
+    samples, events = sampler.buffer.take()
+    assert samples["value"].tolist() == [1.0, 2.0]
+    assert events.empty
+    (absence,) = sampler.absences()
+    assert absence.what == "disk.read_bytes"
+    assert absence.reason == ("fails-to-open collector could not start: "
+                              "PermissionError: /sys/block: permission denied")
+
+
 def test_host_facts_merge_first_known_wins() -> None:
     sampler = Sampler([Counting(), Broken()], host="node1")
     sampler.open()
