@@ -97,7 +97,8 @@ def data_starved(f: Features, th: Thresholds) -> list[Finding]:
     time (the tests of data-starved-storage, data-starved-cpu, host-swap-storm and
     pcie-bound, with this rule's thresholds). The loss is the idle time inside the gaps. The
     summary says what data could have explained it: "no disk, CPU or memory metrics" versus
-    "host metrics present and unremarkable"; when the gaps line up with a local disk
+    "host metrics present and unremarkable" (a core pegged in nearly every bin is named, as
+    timing cannot judge it); when the gaps line up with a local disk
     saturated writing, it says so (synchronous checkpoints or logs, not input).
     Does not fire when: a host-side cause explains the waiting (that rule fires instead), the
     GPU is idle in one long stretch (stuck job: see gpu-idle), idle only at start-up or
@@ -168,6 +169,7 @@ def _finding(f: Features, host: str, starved: list[str], wait: pd.DataFrame,
                 evidence.append(Evidence(s.metric, s.entity, value, s.threshold, s.unit,
                                          note="mean while the GPUs wait"))
                 seen.append(f"{s.metric.removeprefix('host.')} {_fmt(value, s.unit)}")
+    pegged = _pegged_throughout(causes, weight, th)
     missing = [name for name, metrics in CATEGORIES.items()
                if not any(_host_has(f, m, host) for m in metrics)]
     if by_writes:
@@ -180,16 +182,32 @@ def _finding(f: Features, host: str, starved: list[str], wait: pd.DataFrame,
         why = (f"{' and '.join(throughout)} saturated throughout, so the timing cannot tell "
                "whether it is the cause")
     else:
-        why = "host metrics present and unremarkable while they wait"
+        why = ("no host metric lines up with the waits" if pegged
+               else "host metrics present and unremarkable while they wait")
         if seen:
             why += f" ({', '.join(seen[:4])})"
         if missing:
             why += f"; no {' or '.join(missing)} metrics in this trace"
+    if pegged and not by_writes:
+        why += (f"; {pegged} throughout: loader workers too few for their CPU work look like "
+                "this, and so does the training loop's own thread, so timing cannot tell")
     share = float(np.mean([gaps[g].waiting / wait[g].notna().sum() for g in starved]))
     summary = (f"{gpu_names(starved)} wait {pct(share)} of the time in recurring idle gaps "
                f"(a step pattern); {why}")
     return Finding(entities=tuple(starved), gpu_time_lost=lost, evidence=tuple(evidence),
                    summary=summary)
+
+
+def _pegged_throughout(causes: list[HostCause], weight: pd.Series, th: Thresholds) -> str:
+    """Timing-only CPU signals hot in nearly every bin (e.g. "112 cores saturated"), as text."""
+    parts = []
+    for cause in causes:
+        for s in cause.triggers:
+            if s.timing_only and s.hot is not None and float(s.hot.mean()) >= th.always_share:
+                value = weighted_mean(s.values, weight)
+                parts.append(f"{value:.0f} cores at least 90 % busy" if s.unit == "count"
+                             else f"the busiest core {pct(value)} busy")
+    return " and ".join(parts)
 
 
 def _fmt(value: float, unit: str) -> str:

@@ -42,3 +42,14 @@ def test_unremarkable_host_metrics_are_reported_as_such(seed: int) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_stuck_gpus_are_not_a_step_pattern(seed: int) -> None:
     assert run(stuck_gpus(seed).trace(), "data-starved") == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_core_pegged_throughout_is_named_but_not_blamed(seed: int) -> None:
+    """The CPUs saturate at other times; the busiest core is pegged in every bin."""
+    found = run(cpu_starved(seed, 0.3, aligned=False).trace(), "data-starved")
+    assert len(found) == 1
+    assert "no host metric lines up with the waits" in found[0].summary
+    assert "the busiest core 99 % busy throughout" in found[0].summary
+    assert run(storage_starved(seed, 0.3, aligned=False).trace(), "data-starved")[0].summary \
+        .count("throughout") == 0
