@@ -89,8 +89,9 @@ class Sampler:
         count = self._faults.get(collector.name, 0) + 1
         self._faults[collector.name] = count
         if count >= MAX_FAULTS_BEFORE_DISABLE:
+            last = f"{type(error).__name__}: {error}"
             self._disable(collector, f"{collector.name} collector disabled after {count} "
-                                     f"consecutive failures (last: {type(error).__name__}: {error})")
+                                     f"consecutive failures (last: {last})")
 
     def _disable(self, collector: Collector, reason: str) -> None:
         log.warning(reason)
