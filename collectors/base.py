@@ -30,6 +30,16 @@ class Event:
     code: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _KeyCategories:
+    keys: int  # how many (entity, metric) keys these were built from
+    host: pd.CategoricalDtype
+    entity: pd.CategoricalDtype
+    entity_codes: np.ndarray
+    metric: pd.CategoricalDtype
+    metric_codes: np.ndarray
+
+
 class SampleBuffer:
     """Rows of one host's samples, appended tick by tick, taken out as a DataFrame at each flush.
 
@@ -47,6 +57,8 @@ class SampleBuffer:
         self._events: list[Event] = []
         self._rows_at_tick_start = 0
         self.ticks = 0
+        self._cached: _KeyCategories | None = None
+        self._no_events: pd.DataFrame | None = None
 
     def begin_tick(self, ts_ns: int) -> None:
         self._close_tick()
@@ -95,21 +107,38 @@ class SampleBuffer:
         ts = np.repeat(np.asarray(self._tick_ts, dtype="int64"),
                        np.asarray(self._tick_rows, dtype="int64"))
         ids = np.asarray(self._key_ids, dtype="int64")
-        entities = [e for e, _ in self._key_list]
-        metrics = [m for _, m in self._key_list]
-        entity_codes, entity_cats = _codes(entities)
-        metric_codes, metric_cats = _codes(metrics)
+        keys = self._categories()
         return pd.DataFrame({
             "ts": pd.to_datetime(ts, unit="ns", utc=True),
-            "host": pd.Categorical.from_codes(np.zeros(len(ids), dtype="int32"), [self.host]),
-            "entity": pd.Categorical.from_codes(entity_codes[ids], entity_cats),
-            "metric": pd.Categorical.from_codes(metric_codes[ids], metric_cats),
+            "host": pd.Categorical.from_codes(np.zeros(len(ids), dtype="int32"),
+                                              dtype=keys.host),
+            "entity": pd.Categorical.from_codes(keys.entity_codes[ids], dtype=keys.entity),
+            "metric": pd.Categorical.from_codes(keys.metric_codes[ids], dtype=keys.metric),
             "value": np.asarray(self._values, dtype="float64"),
         })
 
+    def _categories(self) -> _KeyCategories:
+        """Category dtypes for the keys seen so far, rebuilt only when a new key appears.
+
+        Building a categorical from names costs ~100x building it from a ready dtype, and
+        after the first ticks the keys rarely change: this keeps a flush cheap at 1 Hz.
+        """
+        cached = self._cached
+        if cached is not None and cached.keys == len(self._key_list):
+            return cached
+        entity_codes, entity_cats = _codes([e for e, _ in self._key_list])
+        metric_codes, metric_cats = _codes([m for _, m in self._key_list])
+        self._cached = _KeyCategories(
+            len(self._key_list), pd.CategoricalDtype([self.host]),
+            pd.CategoricalDtype(entity_cats), entity_codes,
+            pd.CategoricalDtype(metric_cats), metric_codes)
+        return self._cached
+
     def _events_frame(self) -> pd.DataFrame:
         if not self._events:
-            return empty_events()
+            if self._no_events is None:
+                self._no_events = empty_events()
+            return self._no_events  # shared: consumers only read or concatenate it
         frame = pd.DataFrame({
             "ts": pd.to_datetime([e.ts_ns for e in self._events], unit="ns", utc=True),
             "host": [e.host for e in self._events],
