@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -75,6 +76,21 @@ def _atomic_write_table(path: Path, table: pa.Table) -> None:
     os.replace(tmp, path)
 
 
+def _grouped_by_metric(table: pa.Table) -> pa.Table:
+    """Rows sorted by metric name, then time: a reader then finds each metric's samples in one
+    contiguous run (what diagnosis reads metric by metric, and what compresses best)."""
+    metric = table.column("metric").unify_dictionaries()
+    if metric.num_chunks == 0:
+        return table
+    names = metric.chunk(0).dictionary.to_pylist()
+    rank = np.empty(len(names), dtype="int32")
+    rank[np.argsort(np.asarray(names, dtype=object), kind="stable")] = np.arange(len(names))
+    codes = _numpy(pa.chunked_array([c.indices for c in metric.chunks]))
+    ts = _numpy(table.column("ts").cast(pa.int64()))
+    order = np.lexsort((ts, rank[codes]))
+    return table.take(pa.array(order))
+
+
 def _samples_table(samples: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(samples[list(SAMPLE_COLUMNS)], schema=SAMPLE_SCHEMA,
                                 preserve_index=False)
@@ -124,11 +140,12 @@ class TraceWriter:
             self._event_parts += 1
 
     def finalize(self, meta: TraceMeta) -> None:
-        """Merge the parts into samples.parquet (sorted by time) and write the final metadata."""
+        """Merge the parts into samples.parquet (grouped by metric, each in time order) and
+        write the final metadata."""
         parts = sorted(self.path.glob("part-*.parquet"))
         if parts:
-            table = pq.ParquetDataset(parts).read().sort_by("ts")
-            _atomic_write_table(self.path / COMPACT_FILE, table.cast(SAMPLE_SCHEMA))
+            table = pq.ParquetDataset(parts).read().cast(SAMPLE_SCHEMA)
+            _atomic_write_table(self.path / COMPACT_FILE, _grouped_by_metric(table))
             for part in parts:
                 part.unlink()
         self.write_meta(meta)
@@ -222,26 +239,111 @@ def _read_single_file(p: Path, source: str) -> Trace:
     return Trace(samples, meta, empty_events())
 
 
+DICTIONARY_COLUMNS = ("host", "entity", "metric")
+
+
+def _fast_samples(files: list[Path], source: str) -> pd.DataFrame | None:
+    """Our own samples layout straight into pandas, one column at a time; None for any other
+    layout (the generic path reads it).
+
+    A day of 8 GPUs is ~30 M rows: converting column by column keeps the peak near the final
+    frame plus one column, and skips `to_pandas`' slow tz-aware timestamp path.
+    """
+    try:
+        schemas = [pq.read_schema(f) for f in files]
+    except (pa.ArrowException, OSError):
+        return None  # the generic path reports it
+    for schema in schemas:
+        if not all(c in schema.names for c in SAMPLE_COLUMNS):
+            return None
+        ts_type = schema.field("ts").type
+        if not (pa.types.is_timestamp(ts_type) and ts_type.tz in ("UTC", "+00:00")
+                and pa.types.is_floating(schema.field("value").type)
+                and all(pa.types.is_dictionary(schema.field(c).type)
+                        for c in DICTIONARY_COLUMNS)):
+            return None
+    columns: dict[str, Any] = {}
+    for name in SAMPLE_COLUMNS:
+        column = _read_column(files, source, name)
+        if name == "ts":
+            ts_ns = _numpy(column.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()))
+            columns[name] = pd.Series(
+                pd.DatetimeIndex(ts_ns.view("M8[ns]")).tz_localize("UTC").array, copy=False)
+        elif name == "value":
+            columns[name] = _numpy(column.cast(pa.float64()))
+        else:
+            category = _categorical(column)
+            if category is None:
+                return None
+            columns[name] = category
+        del column
+    pa.default_memory_pool().release_unused()  # give Arrow's freed buffers back to the OS
+    return pd.DataFrame(columns, copy=False)
+
+
+def _read_column(files: list[Path], source: str, name: str) -> pa.ChunkedArray:
+    read = {"read_dictionary": [name]} if name in DICTIONARY_COLUMNS else {}
+    try:
+        parts = [pq.read_table(f, columns=[name], **read).column(0) for f in files]
+        return pa.chunked_array([c for p in parts for c in p.chunks], type=parts[0].type) \
+            if len(parts) > 1 else parts[0]
+    except (pa.ArrowException, OSError) as e:
+        raise InputError(source, f"unreadable Parquet data: {e}") from None
+
+
+def _categorical(column: pa.ChunkedArray) -> pd.Categorical | None:
+    """Dictionary chunks (each file has its own dictionary) as one pandas Categorical."""
+    if column.num_chunks == 0:
+        return pd.Categorical([])
+    column = column.unify_dictionaries()
+    names = column.chunk(0).dictionary.to_pylist()
+    if any(n is None for n in names) or len(names) != len(set(names)):
+        return None
+    codes = _numpy(pa.chunked_array([c.indices for c in column.chunks]))
+    if (codes < 0).any():
+        return None  # nulls: the generic path rejects them with a message
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(names))
+
+
+def _numpy(column: pa.ChunkedArray) -> np.ndarray:
+    """A chunked column as one numpy array (nulls become -1 for integers, NaN for floats)."""
+    if pa.types.is_integer(column.type):
+        column = column.fill_null(-1)
+    chunks = [c.to_numpy(zero_copy_only=False) for c in column.chunks]
+    if not chunks:
+        return np.empty(0, dtype=column.type.to_pandas_dtype())
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+
 def _read_parquet_files(files: list[Path], source: str,
                         columns: tuple[str, ...]) -> pd.DataFrame | None:
-    frames = []
+    if columns == SAMPLE_COLUMNS and files:
+        fast = _fast_samples(files, source)
+        if fast is not None:
+            return fast
+    tables = []
     for f in files:
         try:
-            table = pq.read_table(f)
+            table = pq.read_table(f, read_dictionary=[c for c in DICTIONARY_COLUMNS
+                                                      if c in columns])
         except (pa.ArrowException, OSError) as e:
             raise InputError(source, f"unreadable Parquet data: {e}", where=f.name) from None
         missing = [c for c in columns if c not in table.column_names]
         if missing:
             raise InputError(source, f"not a profiler trace: no column {missing[0]!r}",
                              where=f.name)
-        frames.append(table.select(list(columns)).to_pandas())
-    if not frames:
+        tables.append(table.select(list(columns)))
+    if not tables:
         return None
-    frame = frames[0] if len(frames) == 1 else pd.concat(
-        [f.astype({c: str for c in ("host", "entity", "metric") if c in f}) for f in frames],
-        ignore_index=True)
     try:
-        if "value" in frame:
+        # Concatenating in Arrow and converting once keeps the peak near one copy of the data.
+        table = pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
+    except pa.ArrowException as e:
+        raise InputError(source, f"trace parts disagree on their columns: {e}") from None
+    del tables
+    frame = table.to_pandas(self_destruct=True, split_blocks=True)
+    try:
+        if "value" in frame and not pd.api.types.is_float_dtype(frame["value"].dtype):
             frame["value"] = pd.to_numeric(frame["value"], errors="raise")
     except (TypeError, ValueError):
         raise InputError(source, "column 'value' is not numeric") from None

@@ -160,6 +160,9 @@ def _record(cls: type, item: Any) -> Any:
     return cls(**kwargs)
 
 
+TS_DTYPE = pd.DatetimeTZDtype("ns", "UTC")
+
+
 def empty_samples() -> pd.DataFrame:
     return pd.DataFrame({
         "ts": pd.Series([], dtype="datetime64[ns, UTC]"),
@@ -182,21 +185,31 @@ def empty_events() -> pd.DataFrame:
 
 
 def normalize_samples(frame: pd.DataFrame) -> pd.DataFrame:
-    """Coerce a samples frame to the canonical dtypes (raises ValueError/KeyError when it can't)."""
+    """Coerce a samples frame to the canonical dtypes (raises ValueError/KeyError when it can't).
+
+    Columns already in their canonical dtype are kept as they are, not copied: a day of samples
+    is tens of millions of rows.
+    """
     missing = [c for c in SAMPLE_COLUMNS if c not in frame.columns]
     if missing:
         raise KeyError(f"missing column {missing[0]!r}")
     ts = frame["ts"]
-    if not isinstance(ts.dtype, pd.DatetimeTZDtype):
-        ts = pd.to_datetime(ts, utc=True)
-    out = pd.DataFrame({
-        "ts": ts.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"),
-        "host": frame["host"].astype("category"),
-        "entity": frame["entity"].astype("category"),
-        "metric": frame["metric"].astype("category"),
-        "value": pd.to_numeric(frame["value"], errors="raise").astype("float64"),
-    })
-    return out.reset_index(drop=True)
+    if ts.dtype != TS_DTYPE:
+        if not isinstance(ts.dtype, pd.DatetimeTZDtype):
+            ts = pd.to_datetime(ts, utc=True)
+        ts = ts.dt.tz_convert("UTC").astype(TS_DTYPE)
+    columns: dict[str, pd.Series] = {"ts": ts}
+    for name in ("host", "entity", "metric"):
+        col = frame[name]
+        columns[name] = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype(
+            "category")
+    value = frame["value"]
+    columns["value"] = value if value.dtype == "float64" else pd.to_numeric(
+        value, errors="raise").astype("float64")
+    out = pd.DataFrame(columns, copy=False)
+    if not isinstance(out.index, pd.RangeIndex) or out.index.start != 0 or out.index.step != 1:
+        out = out.reset_index(drop=True)
+    return out
 
 
 def normalize_events(frame: pd.DataFrame) -> pd.DataFrame:
