@@ -28,6 +28,18 @@ def _dense_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return present, lookup[codes]
 
 
+def _runs_if_grouped(codes: np.ndarray) -> list[tuple[int, int, int]] | None:
+    """(code, start, end) of each run of equal codes when every code forms a single run."""
+    if len(codes) == 0:
+        return []
+    starts = np.concatenate(([0], np.flatnonzero(codes[1:] != codes[:-1]) + 1))
+    run_codes = codes[starts]
+    if len(np.unique(run_codes)) != len(run_codes):
+        return None
+    ends = np.concatenate((starts[1:], [len(codes)]))
+    return [(int(c), int(a), int(b)) for c, a, b in zip(run_codes, starts, ends, strict=True)]
+
+
 def _or_per_bin(flat: np.ndarray, bits: np.ndarray, size: int) -> np.ndarray:
     """Bitwise OR of the samples in each bin (NaN where none): averaging 0x20 and 0 would read
     as 0x10, a different reason. One bincount per bit that occurs, not a loop over samples."""
@@ -92,6 +104,7 @@ class Features:
             self.t0 = pd.Timestamp(0, tz="UTC")
             self._present: set[str] = set()
             self._slices: dict[str, tuple[int, int]] = {}
+            self._labels: dict[str, list[str]] = {}
             return
         self._empty = False
         if not all(isinstance(samples[c].dtype, pd.CategoricalDtype)
@@ -115,13 +128,52 @@ class Features:
         self.n_bins = int((int(self._ts.max()) - t0 + self._half_native_ns) // self._step_ns) + 1
         self.t0 = pd.Timestamp(t0, unit="ns", tz="UTC")
         codes = samples["metric"].cat.codes.to_numpy()
-        self._order = np.argsort(codes, kind="stable")  # radix sort on small integer codes
-        counts = np.bincount(codes, minlength=len(samples["metric"].cat.categories))
-        ends = np.cumsum(counts)
-        self._slices = {str(name): (int(end - n), int(end))
-                        for name, n, end in zip(samples["metric"].cat.categories, counts, ends,
-                                                strict=True) if n > 0}
+        metric_names = [str(m) for m in samples["metric"].cat.categories]
+        runs = _runs_if_grouped(codes)
+        n_entities = len(self._entity_cats)
+        if runs is not None:
+            # Rows already grouped by metric (a finalized trace on disk): slices are views.
+            self._order: np.ndarray | None = None
+            self._slices = {metric_names[c]: (a, b) for c, a, b in runs}
+            ts = self._ts
+            self._sorted_values = self._values
+            self._combos = self._host_codes.astype("int32")
+            self._combos *= n_entities
+            self._combos += self._entity_codes
+        else:
+            order = np.argsort(codes, kind="stable")  # radix sort on small integer codes
+            counts = np.bincount(codes, minlength=len(metric_names))
+            ends = np.cumsum(counts)
+            self._slices = {name: (int(end - n), int(end))
+                            for name, n, end in zip(metric_names, counts, ends, strict=True)
+                            if n > 0}
+            # Gathered once in metric order, so each metric's rows are one contiguous slice.
+            self._order = order.astype("int32" if len(order) < 2**31 else "int64")
+            del order
+            ts = self._ts[self._order]
+            self._sorted_values = self._values[self._order]
+            self._combos = (self._host_codes[self._order].astype("int32") * n_entities
+                            + self._entity_codes[self._order])
         self._present = set(self._slices)
+        bins = ts - t0  # in place from here on: a day of samples is ~250 MB per int64 copy
+        del ts
+        bins += self._half_native_ns
+        bins //= self._step_ns
+        self._bins = bins.astype("int32") if self.n_bins < 2**31 else bins
+        del bins
+        self._labels = self._labels_per_metric()
+
+    def _label(self, combo: int) -> str:
+        host, entity = divmod(combo, len(self._entity_cats))
+        return entity_label(self._host_cats[host], self._entity_cats[entity])
+
+    def _labels_per_metric(self) -> dict[str, list[str]]:
+        """Entity labels each metric has samples for."""
+        labels = {}
+        for metric, (start, end) in self._slices.items():
+            seen = np.flatnonzero(np.bincount(self._combos[start:end]))
+            labels[metric] = sorted(self._label(c) for c in seen.tolist())
+        return labels
 
     # --- basics --------------------------------------------------------------------------------
 
@@ -154,15 +206,10 @@ class Features:
         if metric not in self._slices:
             return pd.DataFrame(index=self.index, dtype="float64")
         start, end = self._slices[metric]
-        rows = self._order[start:end]
-        n_entities = len(self._entity_cats)
-        combo = (self._host_codes[rows].astype("int64") * n_entities
-                 + self._entity_codes[rows].astype("int64"))
-        cols, local = _dense_codes(combo)
-        bins = (self._ts[rows] - self._t0_ns + self._half_native_ns) // self._step_ns
-        flat = local * self.n_bins + bins
+        cols, local = _dense_codes(self._combos[start:end])
+        flat = local * self.n_bins + self._bins[start:end]
         size = len(cols) * self.n_bins
-        values = self._values[rows]
+        values = self._sorted_values[start:end]
         finite = np.isfinite(values)
         if METRICS.get(metric) is not None and METRICS[metric].unit == "bitmask":
             means = _or_per_bin(flat[finite], values[finite].astype("int64"), size)
@@ -171,11 +218,30 @@ class Features:
             counts = np.bincount(flat[finite], minlength=size)
             with np.errstate(invalid="ignore", divide="ignore"):
                 means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-        labels = [entity_label(self._host_cats[c // n_entities], self._entity_cats[c % n_entities])
-                  for c in cols]
+        labels = [self._label(int(c)) for c in cols]
         frame = pd.DataFrame(means.reshape(len(cols), self.n_bins).T, index=self.index,
                              columns=labels)
         return frame.reindex(columns=sorted(labels))
+
+    def long(self, metric: str) -> pd.DataFrame:
+        """Every raw sample of `metric` (not binned), in time order: label, ts (ns), value."""
+        key = ("long", metric)
+        if key not in self._cache:
+            if metric not in self._slices:
+                frame = pd.DataFrame({"label": pd.Series([], dtype=object),
+                                      "ts": np.empty(0, "int64"), "value": np.empty(0)})
+            else:
+                start, end = self._slices[metric]
+                rows = (self._order[start:end] if self._order is not None
+                        else np.arange(start, end))
+                in_time = np.argsort(self._ts[rows], kind="stable")
+                rows = rows[in_time]
+                cols, local = _dense_codes(self._combos[start:end][in_time])
+                names = np.asarray([self._label(int(c)) for c in cols], dtype=object)
+                frame = pd.DataFrame({"label": names[local], "ts": self._ts[rows],
+                                      "value": self._values[rows]})
+            self._cache[key] = frame
+        return self._cache[key]
 
     def columns(self, kind: EntityKind) -> list[str]:
         """Entity labels that have at least one metric of this kind."""
@@ -183,7 +249,7 @@ class Features:
             names: set[str] = set()
             for metric in self._present:
                 if metric in METRICS and METRICS[metric].kind == kind:
-                    names.update(self.wide(metric).columns)
+                    names.update(self._labels.get(metric, ()))
             self._columns[kind] = sorted(names)
         return self._columns[kind]
 

@@ -133,10 +133,7 @@ def _xid_item(label: str, code: int, how: str) -> Item:
 
 
 def _raw(f: Features, metric: str) -> pd.DataFrame:
-    s = f.trace.samples
-    rows = s[s["metric"] == metric].sort_values("ts", kind="stable")
-    labels = rows["host"].astype(str) + "/" + rows["entity"].astype(str)
-    return pd.DataFrame({"label": labels.to_numpy(), "value": rows["value"].to_numpy()})
+    return f.long(metric)[["label", "value"]]
 
 
 def _xid_metric_items(f: Features) -> list[tuple[str, Item]]:
