@@ -163,8 +163,8 @@ def _lift_z(wait: np.ndarray, cause: np.ndarray, k: int) -> float:
     k = max(k, 1)
     se = math.sqrt(float(w[c].var(ddof=1)) / max(n_with / k, 1.0)
                    + float(w[~c].var(ddof=1)) / max(n_without / k, 1.0))
-    if se == 0.0:
-        return math.inf if lift > 0 else 0.0
+    if se == 0.0:  # noiseless: any difference is certain, in its own direction
+        return math.copysign(math.inf, lift) if lift != 0.0 else 0.0
     return lift / se
 
 

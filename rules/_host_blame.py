@@ -75,14 +75,22 @@ def _spread(series: pd.Series, wait: pd.DataFrame) -> pd.DataFrame:
                         index=wait.index, columns=wait.columns)
 
 
+# One standard error: the weakest lean that is still more than noise's typical size.
+LEANS_Z = 1.0
+
+
 def blame_cause(f: Features, cause: HostCause, wait: pd.DataFrame,
                 th: Thresholds) -> Blame | None:
     """Blame `cause` for the waiting of `wait`'s GPUs (one host), or None.
 
-    Each trigger signal is tested on its own, so that one signal present throughout (a core
-    pegged by the training loop) cannot hide the timing of another. A signal whose timing
-    fires wins (the largest loss). Only when no signal's timing can be tested does the
-    present-throughout test apply, and then not if a signal that comes and goes failed it.
+    Each trigger signal is tested on its own, so that one signal present throughout (a core pegged
+    by the training loop) cannot hide the timing of another. A signal whose timing fires wins (the
+    largest loss). Only when no signal's timing can be tested does the present-throughout test
+    apply, and then not if a signal that comes and goes points against it: its timing does not lean
+    towards the cause by even one standard error. Last, a signal at its threshold on average and hot
+    in most bins is judged as present throughout unless the timing leans away from it by a standard
+    error: its troughs are too shallow to be slack. (One that does lean towards it, too rarely
+    absent for the full test, supports the verdict.)
     """
     tested = [(s.hot, attribute(f, _spread(s.hot, wait), wait, th))
               for s in cause.triggers if s.hot is not None]
@@ -91,12 +99,36 @@ def blame_cause(f: Features, cause: HostCause, wait: pd.DataFrame,
         hot_bins, a = max(timed, key=lambda pair: pair[1].co.lost)
         return Blame(cause, a, wait_during(wait, hot_bins.reindex(wait.index)))
     contradicted = any(not a.always and a.co.cause_share >= 1.0 - th.always_share
-                       for _, a in tested)
+                       and a.z < LEANS_Z for _, a in tested)
     present = cause.present.reindex(wait.index)
     a = attribute(f, _spread(present, wait), wait, th)
     if a.fires and a.always and not contradicted:
         return Blame(cause, a, wait_during(wait, present))
+    leans_against = any(not a.always and a.co.cause_share >= 1.0 - th.always_share
+                        and a.z <= -LEANS_Z for _, a in tested)
+    if leans_against or not _saturated_on_average(cause, wait):
+        return None
+    # A resource that hovers at its limit has troughs just under the threshold in which it is
+    # still the bottleneck: the bins are then no control group, so judge it as present throughout.
+    everywhere = pd.Series(1.0, index=wait.index)
+    a = attribute(f, _spread(everywhere, wait), wait, th)
+    if a.fires:
+        return Blame(cause, a, wait_during(wait, everywhere))
     return None
+
+
+def _saturated_on_average(cause: HostCause, wait: pd.DataFrame) -> bool:
+    """Whether a trigger that may stand on presence alone is hot in most of the job's window
+    (the bins where any GPU of the host has a wait share) and at its threshold on average."""
+    window = wait.notna().any(axis=1)
+    for s in cause.triggers:
+        if s.timing_only or s.threshold is None or s.hot is None:
+            continue
+        mean = s.values.reindex(wait.index)[window].mean()
+        hot_share = s.hot.reindex(wait.index)[window].mean()
+        if mean >= s.threshold and hot_share >= 0.5:
+            return True
+    return False
 
 
 def blame_hosts(f: Features, th: Thresholds, wait: pd.DataFrame,

@@ -38,7 +38,9 @@ def data_starved_cpu(f: Features, th: Thresholds) -> list[Finding]:
     (host.cpu.core_busy_max >= `core_busy`, a single-threaded loader), or tasks queue for a
     CPU (host.psi.cpu_some >= `psi_cpu`). When the CPUs are saturated in nearly every bin
     (>= `always_share`), the timing cannot be compared: it then fires only if GPUs are idle
-    >= `always_min_idle` and the saturation covers >= `always_share` of the idle time.
+    >= `always_min_idle` and the saturation covers >= `always_share` of the idle time. CPUs
+    busy >= `cpu_busy` on average and saturated in most bins count as saturated throughout
+    (their troughs are too shallow to be slack) unless the GPUs idle more in the troughs.
     Does not fire when: the CPUs are pegged but the GPUs stay busy (the loader keeps up), the
     GPUs idle at other times than the CPUs peak, the GPUs are idle only during start-up or
     teardown, or the loss is below `min_gpu_time_lost`.

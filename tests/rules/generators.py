@@ -135,6 +135,30 @@ def cpu_starved(seed: int, idle_level: float, *, aligned: bool = True, n: int = 
     return Scenario(series, lost if aligned else 0.0, gpus)
 
 
+def cpu_hovering(seed: int, idle_level: float, *, cpu_level: float = 0.92,
+                 pegged_core: bool = False, n: int = 600, n_gpus: int = 2) -> Scenario:
+    """Steps shorter than a bin: every bin holds some waiting (about `idle_level`) and the
+    CPUs hover around `cpu_level` with troughs that have nothing to do with the waits, so
+    timing can neither confirm nor refute the CPU. With the CPUs at their limit on average,
+    all the waiting is theirs. `pegged_core` adds a training loop's core busy in every bin."""
+    rng = np.random.default_rng(seed)
+    gpus = [f"node1/gpu{i}" for i in range(n_gpus)]
+    series: Series = {}
+    idle = 0.0
+    for g in gpus:
+        util = np.clip(1.0 - idle_level + rng.normal(0.0, 0.04, n), 0.0, 1.0)
+        series[g] = {"gpu.util": util.tolist()}
+        idle += float((1.0 - util).sum())
+    series["node1/host"] = {
+        "host.cpu.user": np.clip(rng.normal(cpu_level - 0.03, 0.03, n), 0, 1).tolist(),
+        "host.cpu.system": np.clip(rng.normal(0.03, 0.005, n), 0, 1).tolist(),
+    }
+    if pegged_core:
+        series["node1/host"]["host.cpu.core_busy_max"] = np.clip(
+            rng.normal(0.99, 0.005, n), 0, 1).tolist()
+    return Scenario(series, idle / (n * n_gpus) if cpu_level >= 0.9 else 0.0, gpus)
+
+
 def swap_storm(seed: int, idle_level: float, *, aligned: bool = True, n: int = 600) -> Scenario:
     rng = np.random.default_rng(seed)
     wait = step_mask(rng, n, idle_level)
