@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from profiler.simulate.hardware import DISK_READ_BPS
+from profiler.simulate.hardware import CPU_COUNT, DISK_READ_BPS
 from profiler.simulate.params import Setup, lerp
 from profiler.simulate.registry import scenario
 
@@ -34,19 +34,29 @@ def healthy(s: Setup, i: float) -> Setup:
     return s
 
 
+def _per_gpu_share(s: Setup) -> float:
+    """How many times an 8-GPU node's share of the host each GPU of this node has.
+
+    The input scenarios are sized for 8 GPUs per node; with fewer, each rank's batch reads and
+    costs proportionally more (larger samples), so the host resource is short by the same
+    factor whatever the GPU count.
+    """
+    return 8.0 / s.gpus
+
+
 @scenario("data-starved-storage")
 def data_starved_storage(s: Setup, i: float) -> Setup:
     """The input pipeline waits on a saturated local NVMe drive.
 
-    The dataset (750 MB of samples per batch) no longer fits the page cache: the cache hit ratio
-    falls from 98.8 % to 0, so all ranks' loaders read from nvme0n1 at once. When the drive is
-    saturated (busy ~1, deep queue), the loader workers sit in uninterruptible I/O (iowait,
-    procs_blocked, PSI io) and every GPU idles in data wait at the start of each step. Starvation
-    sets in past intensity ~0.5.
+    The dataset (750 MB of samples per batch on an 8-GPU node, more per rank on smaller nodes: see
+    _per_gpu_share) no longer fits the page cache: the cache hit ratio falls from 98.8 % to 0, so
+    all ranks' loaders read from nvme0n1 at once. When the drive is saturated (busy ~1, deep queue),
+    the loader workers sit in uninterruptible I/O (iowait, procs_blocked, PSI io) and every GPU
+    idles in data wait at the start of each step. Starvation sets in past intensity ~0.5.
 
     Diagnosis: data-starved GPUs, storage I/O bound on node1 (nvme0n1 saturated).
     """
-    return s.with_loader(read_bytes=750e6, cache_hit=lerp(0.988, 0.0, i))
+    return s.with_loader(read_bytes=750e6 * _per_gpu_share(s), cache_hit=lerp(0.988, 0.0, i))
 
 
 @scenario("data-starved-nfs")
@@ -54,26 +64,32 @@ def data_starved_nfs(s: Setup, i: float) -> Setup:
     """The input pipeline waits on a network filesystem.
 
     The dataset lives on NFS over eth0 and stops fitting the page cache; the NFS server gives
-    this client about 2 GB/s. Reads show as nic.rx (well under line rate), loader workers wait in
-    iowait and PSI io, the local disks stay quiet, and the GPUs idle in data wait.
+    this client about 2 GB/s (300 MB per batch on an 8-GPU node). Reads show as nic.rx (well
+    under line rate), loader workers wait in iowait and PSI io, the local disks stay quiet, and
+    the GPUs idle in data wait.
 
     Diagnosis: data-starved GPUs, storage I/O bound (network filesystem reads on eth0).
     """
-    return s.with_loader(source="nfs", read_bytes=300e6, cache_hit=lerp(0.97, 0.0, i))
+    return s.with_loader(source="nfs", read_bytes=300e6 * _per_gpu_share(s),
+                         cache_hit=lerp(0.97, 0.0, i))
 
 
 @scenario("data-starved-cpu")
 def data_starved_cpu(s: Setup, i: float) -> Setup:
     """Preprocessing saturates the host CPUs.
 
-    Heavy decode and augmentation (24 core-seconds per batch instead of 1) with 28 loader workers
-    per rank: the workers fill every core (user share ~0.9, most cores saturated, PSI cpu and load
-    above the core count) and still cannot keep up, so the GPUs idle in data wait. The disk is
-    not busy.
+    Heavy decode and augmentation (24 core-seconds per batch instead of 1 on an 8-GPU node) with
+    as many loader workers per rank as the host has cores per GPU (28 of 224 with 8 GPUs): the
+    workers fill every core (user share ~0.9, most cores saturated, PSI cpu and load above the
+    core count) and still cannot keep up, so the GPUs idle in data wait. The disk is not busy.
+    With fewer GPUs per node each batch costs proportionally more, so that the host is short of
+    CPU by the same factor whatever the GPU count.
 
     Diagnosis: data-starved GPUs, CPU bound input pipeline (preprocessing) on node1.
     """
-    return s.with_loader(cpu_s=lerp(1.0, 24.0, i), workers=round(lerp(8, 28, i)))
+    share = _per_gpu_share(s)
+    return s.with_loader(cpu_s=lerp(1.0, 24.0 * share, i),
+                         workers=max(1, round(lerp(8, CPU_COUNT / s.gpus, i))))
 
 
 @scenario("data-starved")
