@@ -11,11 +11,19 @@ from profiler.features import Features
 from rules._gpu_clocks import on_gpus, pct, total_gpu_bins
 
 BUSY_UTIL = Threshold(
-    0.50, unit="ratio", bounds=(0.0, 1.0),
+    0.80, unit="ratio", bounds=(0.0, 1.0),
     source="nvml.md §3.5: current gen/width drop when the GPU is not in use; the link sample is "
-           "instantaneous and utilization a bin average, so from 0.5 the sample most likely "
-           "falls in busy time, when the GPU is in P0 with its link at full speed",
+           "instantaneous and utilization a bin average that counts any kernel at all (§3.1), "
+           "so a half-busy bin of a starved job is mostly short kernels between gaps in which "
+           "the link sleeps; from 0.8 the sample falls in busy time, with the GPU in P0 and its "
+           "link at full speed, at least 4 times in 5",
     help="utilization at or above which a bin counts as busy for the link check")
+MIN_BUSY = Threshold(
+    20.0, unit="count", bounds=(1.0, 1e6),
+    source="statistics: a power-managed link that is at its maximum in only 1 of 4 busy samples "
+           "still shows it in more than 1 in 10 of 20 samples (the best_quantile test) with "
+           "probability 0.976; on 1 or 2 samples the test is a coin toss",
+    help="busy samples a GPU needs before its link speed under load is judged")
 BEST_QUANTILE = Threshold(
     0.90, unit="ratio", bounds=(0.5, 1.0),
     source="physics: a link that trained down stays down until it is retrained, so it is below "
@@ -38,7 +46,7 @@ _LANE = np.array([0.0] + [PCIE_LANE_BYTES_PER_S[g] for g in range(1, 7)])
     id="pcie-link-degraded",
     title="PCIe link below its maximum speed or width",
     needs=("gpu.pcie_gen|gpu.pcie_width|gpu.pcie_gen_max|gpu.pcie_width_max",),
-    thresholds={"busy_util": BUSY_UTIL, "best_quantile": BEST_QUANTILE,
+    thresholds={"busy_util": BUSY_UTIL, "min_busy": MIN_BUSY, "best_quantile": BEST_QUANTILE,
                 "saturation": SATURATION},
     remediation="Reseat the GPU and its riser, check the slot's BIOS link settings (forced "
                 "Gen, bifurcation), look for PCIe replay errors (AER in dmesg, "
@@ -50,17 +58,18 @@ _LANE = np.array([0.0] + [PCIE_LANE_BYTES_PER_S[g] for g in range(1, 7)])
 def pcie_link_degraded(f: Features, th: Thresholds) -> list[Finding]:
     """A GPU's PCIe link runs below the generation or width the GPU supports.
 
-    Fires when: while the GPU is busy (utilization >= `busy_util`) even its best link
-    generation or width (the `best_quantile` of its busy samples) is below the maximum
-    (gpu.pcie_gen_max / width_max, else the GPU's metadata); or the maximum the system allows
-    (gpu.pcie_*_max: GPU and slot) is below the GPU's own maximum in metadata (a slot or riser
-    limits it for good). Severity warning. gpu_time_lost is None unless PCIe traffic shows the
-    degraded link saturated (max of TX, RX >= `saturation` x its bandwidth): then the bins
-    cost 1 - degraded/full bandwidth each, an upper bound that assumes transfers do not
-    overlap compute; reported when it reaches the warning level, else shown as evidence only.
+    Fires when: while the GPU is busy (utilization >= `busy_util`, in at least `min_busy` samples)
+    even its best link generation or width (the `best_quantile` of its busy samples) is below the
+    maximum (gpu.pcie_gen_max / width_max, else the GPU's metadata); or the maximum the system
+    allows (gpu.pcie_*_max: GPU and slot) is below the GPU's own maximum in metadata (a slot or
+    riser limits it for good). Severity warning. gpu_time_lost is None unless PCIe traffic shows the
+    degraded link saturated (max of TX, RX >= `saturation` x its bandwidth): then the bins cost 1 -
+    degraded/full bandwidth each, an upper bound that assumes transfers do not overlap compute;
+    reported when it reaches the warning level, else shown as evidence only.
     Does not fire when: the link trains down only while the GPU is idle or between bursts of
     work (power saving, normal: it still reaches its maximum under load); current and maximum
-    agree; the GPU is never busy in the window.
+    agree; the GPU is busy in fewer than `min_busy` samples (too few to tell a link that
+    trained down from one that sleeps between kernels).
     Remedy: reseat GPU and riser, fix BIOS link settings, move the GPU to a full-speed slot.
     Sources: NVML nvmlDeviceGetCurrPcieLinkGeneration / Width, GetMaxPcieLinkGeneration /
     Width, GetGpuMaxPcieLinkGeneration (nvml.md §3.5, "current gen/width drop at idle");
@@ -85,7 +94,7 @@ def pcie_link_degraded(f: Features, th: Thresholds) -> list[Finding]:
     share = (busy & low).sum() / n_busy.where(n_busy > 0)
     best_gen = gen.where(busy).quantile(th.best_quantile)
     best_width = width.where(busy).quantile(th.best_quantile)
-    dynamic = (best_gen < max_gen) | (best_width < max_width)
+    dynamic = ((best_gen < max_gen) | (best_width < max_width)) & (n_busy >= th.min_busy)
     fired = share.index[dynamic | static]
     cur_gen, cur_width = gen.fillna(max_gen), width.fillna(max_width)
     link_bw = pd.DataFrame(_LANE[cur_gen.fillna(0).clip(0, 6).astype("int64").to_numpy()]
@@ -101,12 +110,14 @@ def pcie_link_degraded(f: Features, th: Thresholds) -> list[Finding]:
         g_now = np.round(cur_gen[gpu][below].median() if below.any() else max_gen[gpu])
         w_now = np.round(cur_width[gpu][below].median() if below.any() else max_width[gpu])
         full = pcie_bandwidth(float(own_gen[gpu]), float(own_width[gpu]))
-        sat = below & (traffic[gpu] >= th.saturation * link_bw[gpu])
+        # a saturated link is moving data whatever utilization says, so every degraded bin counts
+        degraded = low[gpu] if bool(dynamic[gpu]) else link[gpu]
+        sat = degraded & (traffic[gpu] >= th.saturation * link_bw[gpu])
         lost = float((1.0 - link_bw[gpu][sat] / full).clip(lower=0.0).sum()) / denominator
         findings.append(_finding(th, gpu, (float(g_now), float(w_now)),
                                  (float(np.round(own_gen[gpu])), float(np.round(own_width[gpu]))),
                                  float(share[gpu]) if bool(dynamic[gpu]) else None,
-                                 float(sat.sum() / max(int(below.sum()), 1)), lost))
+                                 float(sat.sum() / max(int(degraded.sum()), 1)), lost))
     return findings
 
 
@@ -144,7 +155,7 @@ def _finding(th: Thresholds, gpu: str, now: tuple[float, float], full: tuple[flo
                                  "share of busy samples with the link below its maximum"))
     if sat_share > 0:
         evidence.append(Evidence("gpu.pcie_tx", gpu, sat_share, th.saturation, "ratio",
-                                 f"share of degraded busy samples with the link saturated; "
+                                 f"share of degraded samples with the link saturated; "
                                  f"estimated loss {pct(lost)} of GPU-time (upper bound)"))
     where = (f"at {_link(g, w)} in {pct(share)} of busy samples" if share is not None
              else f"limited by its slot to {_link(g, w)}")
