@@ -28,6 +28,17 @@ class Scenario:
     doc: str  # what it models; "Diagnosis: ..." says what a correct diagnosis is
     build: Build
 
+    @property
+    def expected_finding(self) -> str | None:
+        """The finding id a correct diagnosis ranks first at warning or above; None for a
+        healthy or look-alike run, where no warning or critical finding is correct."""
+        if self.name == "healthy" or self.name.startswith("lookalike-"):
+            return None
+        return FINDING_OF.get(self.name, self.name)
+
+
+# Scenarios named after a cause more specific than a finding id.
+FINDING_OF = {"data-starved-nfs": "data-starved-storage"}
 
 SCENARIOS: dict[str, Scenario] = {}
 
