@@ -16,7 +16,7 @@ EXPECTED: dict[str, str | None] = json.loads((SAMPLES / "expected.json").read_te
 
 
 def test_there_is_a_sample_of_every_scenario() -> None:
-    assert EXPECTED == {name: s.expected_finding for name, s in SCENARIOS.items()}, \
+    assert {name: s.expected_finding for name, s in SCENARIOS.items()} == EXPECTED, \
         "stale: run python sample_traces/regenerate.py"
     assert all((SAMPLES / name / "_trace.json").is_file() for name in EXPECTED)
 

@@ -132,4 +132,6 @@
     Object.keys(plots).forEach(function (id) { plots[id].setSize({ width: width(), height: 170 }); });
   });
   document.body.dataset.rendered = "ok";
+  // milliseconds from navigation start until every chart is drawn (bench/html_report.py reads it)
+  document.body.dataset.renderMs = String(Math.round(performance.now()));
 })();
