@@ -14,6 +14,7 @@ from pathlib import Path
 
 from profiler.config import Config
 from profiler.diagnosis import diagnose as _diagnose
+from profiler.importers.options import ImportOptions
 from profiler.loaders import load_many
 from profiler.recorder import Progress, Recorder, local_host_name, stop_on_signals
 from profiler.report import Report, SourceInfo
@@ -21,13 +22,23 @@ from profiler.reports import render
 from profiler.storage import read_trace, write_trace
 from profiler.trace import Trace
 
-__all__ = ["diagnose", "load", "read_trace", "record", "render", "write_trace"]
+__all__ = ["ImportOptions", "diagnose", "import_files", "load", "read_trace", "record",
+           "render", "write_trace"]
 
 
-def load(paths: Sequence[str | os.PathLike[str]]) -> tuple[Trace, SourceInfo]:
-    """Read recordings of any supported format into one Trace."""
-    trace, formats = load_many([Path(p) for p in paths])
+def load(paths: Sequence[str | os.PathLike[str]],
+         options: ImportOptions | None = None) -> tuple[Trace, SourceInfo]:
+    """Read recordings of any supported format (the format is found from the content)."""
+    trace, formats = load_many([Path(p) for p in paths], options)
     return trace, SourceInfo("files", files=tuple(str(p) for p in paths), formats=formats)
+
+
+def import_files(paths: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
+                 options: ImportOptions | None = None) -> Trace:
+    """Convert other tools' recordings (nvidia-smi, dmon, dcgmi, Prometheus) into one trace."""
+    trace, _ = load(paths, options)
+    write_trace(trace, output)
+    return trace
 
 
 def record(

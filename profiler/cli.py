@@ -21,6 +21,7 @@ from rich.console import Console
 if TYPE_CHECKING:
     from rich.status import Status
 
+    from profiler.importers.options import ImportOptions
     from profiler.recorder import Progress
 
 from profiler import __version__
@@ -55,6 +56,38 @@ class InfoFormat(StrEnum):
 class RulesFormat(StrEnum):
     text = "text"
     markdown = "markdown"
+
+
+# Options of the importers (files from nvidia-smi, dmon, dcgmi, Prometheus), shared by
+# `diagnose` and `import`.
+HostOpt = Annotated[str | None, typer.Option(
+    "--host", help="Host name for logs that carry none (nvidia-smi, dmon); default: file name.")]
+TimezoneOpt = Annotated[str, typer.Option(
+    "--timezone", help="Zone of local timestamps without one (nvidia-smi), e.g. Europe/Paris.")]
+FieldsOpt = Annotated[str | None, typer.Option(
+    "--fields", help="The --query-gpu field list of an nvidia-smi CSV written with noheader.")]
+FirstRowOpt = Annotated[str | None, typer.Option(
+    "--first-row-time", help="Time of the first row of a log without timestamps (dmon).")]
+RowIntervalOpt = Annotated[float | None, typer.Option(
+    "--row-interval", help="Seconds between rows of a log without timestamps (dmon -d).")]
+MaxBytesOpt = Annotated[int | None, typer.Option(
+    "--max-decompressed", help="Refuse a gzip file that decompresses past this many bytes.")]
+
+
+def _import_options(host: str | None, timezone: str, fields: str | None,
+                    first_row_time: str | None, row_interval: float | None,
+                    max_decompressed: int | None) -> ImportOptions:
+    from profiler.importers.options import DEFAULT_MAX_DECOMPRESSED, ImportOptions
+
+    if row_interval is not None and not row_interval > 0:
+        raise UsageError(f"--row-interval must be more than 0, not {row_interval}")
+    if max_decompressed is not None and max_decompressed <= 0:
+        raise UsageError(f"--max-decompressed must be more than 0, not {max_decompressed}")
+    return ImportOptions(
+        host=host, timezone=timezone,
+        fields=tuple(f.strip() for f in fields.split(",")) if fields else None,
+        start=first_row_time, interval_s=row_interval,
+        max_decompressed_bytes=max_decompressed or DEFAULT_MAX_DECOMPRESSED)
 
 
 class Severity(StrEnum):
@@ -179,8 +212,18 @@ def diagnose(
         "--gpu-hour-price", help="Price of one GPU-hour, for the money-lost line.")] = None,
     save: Annotated[Path | None, typer.Option(
         "--save", help="Live: also keep the samples as a trace here.")] = None,
+    host: HostOpt = None,
+    timezone: TimezoneOpt = "UTC",
+    fields: FieldsOpt = None,
+    first_row_time: FirstRowOpt = None,
+    row_interval: RowIntervalOpt = None,
+    max_decompressed: MaxBytesOpt = None,
 ) -> None:
-    """Rank this node's bottlenecks by the GPU time they cost, live or from recordings."""
+    """Rank this node's bottlenecks by the GPU time they cost, live or from recordings.
+
+    Recordings: native traces, nvidia-smi --query-gpu CSV, nvidia-smi dmon, dcgmi dmon,
+    Prometheus text/OpenMetrics or saved query JSON, and gzip of any; found from the content.
+    """
     import dataclasses
 
     from profiler import api
@@ -197,7 +240,8 @@ def diagnose(
         settings = dataclasses.replace(settings, gpu_hour_price=gpu_hour_price)
     chosen = fmt.value if fmt else (format_for_path(str(output)) if output else None) or "text"
     if traces:
-        trace, source = api.load(traces)
+        trace, source = api.load(traces, _import_options(
+            host, timezone, fields, first_row_time, row_interval, max_decompressed))
     else:
         status, update = _status_line("Sampling this node")
         if status is not None:
@@ -219,6 +263,28 @@ def diagnose(
 def _at_or_above(worst: str | None, floor: str) -> bool:
     order = {"info": 0, "warning": 1, "critical": 2}
     return worst is not None and order[worst] >= order[floor]
+
+
+@app.command(name="import",
+             epilog="Example: profiler import node1-smi.csv.gz node2-smi.csv.gz -o fleet.trace")
+def import_command(
+    files: Annotated[list[Path], typer.Argument(
+        help="Recordings of other tools (nvidia-smi, dmon, dcgmi, Prometheus), or traces.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Trace directory to write.")],
+    host: HostOpt = None,
+    timezone: TimezoneOpt = "UTC",
+    fields: FieldsOpt = None,
+    first_row_time: FirstRowOpt = None,
+    row_interval: RowIntervalOpt = None,
+    max_decompressed: MaxBytesOpt = None,
+) -> None:
+    """Convert other tools' recordings into one profiler trace (format found from content)."""
+    from profiler import api
+
+    trace = api.import_files(files, output, _import_options(
+        host, timezone, fields, first_row_time, row_interval, max_decompressed))
+    err.print(f"wrote {output}: {len(trace.hosts)} host(s), {len(trace.meta.gpus)} GPU(s), "
+              f"{len(trace.samples)} samples over {trace.duration_s:.0f} s", markup=False)
 
 
 @app.command(epilog="Keys: q quit, g GPU pane, h host pane, Tab switch")
