@@ -79,11 +79,16 @@ def head_text(path: Path, size: int = HEAD_BYTES) -> str:
     if not path.is_file():
         return ""
     try:
-        with open_binary(path, max(size * 2, 1 << 20)) as f:
-            data = f.read(size)
-    except (InputError, OSError, EOFError, zlib.error):
+        with open(path, "rb") as f:
+            raw = f.read(max(size, 1 << 20))
+    except OSError:
         return ""
-    return data.decode("utf-8", errors="replace")
+    if raw[:2] == GZIP_MAGIC:  # what decompresses before a corrupt tail still identifies it
+        try:
+            raw = zlib.decompressobj(wbits=31).decompress(raw, size)
+        except zlib.error:
+            return ""
+    return raw[:size].decode("utf-8", errors="replace")
 
 
 def file_label(path: Path) -> str:

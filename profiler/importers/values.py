@@ -62,7 +62,7 @@ def parse_column(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, int | 
     if bad:
         rows = np.flatnonzero(np.isin(idx, list(bad)))
         first = int(rows[0])
-        return lookup[idx], first, str(words[idx[first]])
+        return lookup[idx], first, str(words[idx[first]]).strip()
     return lookup[idx], None, ""
 
 
