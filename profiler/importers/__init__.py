@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from profiler.importers import nvidia_smi
+from profiler.importers import nvidia_smi, prom_json, prom_text
 from profiler.importers.options import ImportOptions
 from profiler.trace import Trace
 
@@ -25,6 +25,8 @@ class Importer:
 
 IMPORTERS: tuple[Importer, ...] = (
     Importer(nvidia_smi.FORMAT, nvidia_smi.detect, nvidia_smi.load),
+    Importer(prom_json.FORMAT, prom_json.detect, prom_json.load),
+    Importer(prom_text.FORMAT, prom_text.detect, prom_text.load),
 )
 
 __all__ = ["IMPORTERS", "ImportOptions", "Importer"]
