@@ -41,8 +41,12 @@ class RawSeries:
     is_rate: bool = False
 
 
-def resolve(name: str, labels: Mapping[str, str]) -> tuple[Source, list[OutsideName]] | None:
+def resolve(name: str, labels: Mapping[str, str],
+            extra: Mapping[str, list[OutsideName]] | None = None
+            ) -> tuple[Source, list[OutsideName]] | None:
     """The catalog entries a series maps to (label restrictions applied), or None."""
+    if extra and name in extra:
+        return extra[name][0].source, extra[name]
     for source, table in TABLES.items():
         entries = table.get(name) or table.get(name.removesuffix("_total"))
         if entries:
@@ -110,7 +114,8 @@ def _entity(source: Source, outside: OutsideName, labels: Mapping[str, str]) -> 
 
 
 def series_to_trace(series: Sequence[RawSeries], *, source: str, label: str,
-                    default_host: str, labels: dict[str, str] | None = None) -> Trace:
+                    default_host: str, labels: dict[str, str] | None = None,
+                    extra: Mapping[str, list[OutsideName]] | None = None) -> Trace:
     """Map every known series onto the catalog and assemble one Trace."""
     hosts = HostNames((s.labels for s in series), default_host)
     parts: list[Part] = []
@@ -118,7 +123,7 @@ def series_to_trace(series: Sequence[RawSeries], *, source: str, label: str,
     drivers: dict[str, str] = {}
     used: set[Source] = set()
     for s in series:
-        hit = resolve(s.name, s.labels)
+        hit = resolve(s.name, s.labels, extra)
         if hit is None:
             continue
         src, entries = hit
