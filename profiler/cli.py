@@ -218,6 +218,51 @@ def diagnose(
     first_row_time: FirstRowOpt = None,
     row_interval: RowIntervalOpt = None,
     max_decompressed: MaxBytesOpt = None,
+    prometheus: Annotated[str | None, typer.Option(
+        "--prometheus", help="Diagnose every matching host from this Prometheus (URL).",
+        rich_help_panel="Prometheus")] = None,
+    start: Annotated[str | None, typer.Option(
+        "--start", help="Prometheus: range start, RFC 3339 or relative (-2h).",
+        rich_help_panel="Prometheus")] = None,
+    end: Annotated[str, typer.Option(
+        "--end", help="Prometheus: range end (default now).", rich_help_panel="Prometheus")]
+        = "now",
+    match: Annotated[str | None, typer.Option(
+        "--match", help='Prometheus: label matchers, e.g. {cluster="a"}.',
+        rich_help_panel="Prometheus")] = None,
+    step: Annotated[str, typer.Option(
+        "--step", help="Prometheus: resolution, e.g. 15s.", rich_help_panel="Prometheus")]
+        = "15s",
+    aggregate: Annotated[bool, typer.Option(
+        "--aggregate", help="Prometheus: let the server average series into --points bins.",
+        rich_help_panel="Prometheus")] = False,
+    points: Annotated[int, typer.Option(
+        "--points", help="Prometheus: bins per series with --aggregate.",
+        rich_help_panel="Prometheus")] = 60,
+    bearer_token_env: Annotated[str | None, typer.Option(
+        "--bearer-token-env", help="Prometheus: env variable holding a bearer token.",
+        rich_help_panel="Prometheus")] = None,
+    bearer_token_file: Annotated[Path | None, typer.Option(
+        "--bearer-token-file", help="Prometheus: file holding a bearer token.",
+        rich_help_panel="Prometheus")] = None,
+    basic_auth_env: Annotated[str | None, typer.Option(
+        "--basic-auth-env", help="Prometheus: env variable holding user:password.",
+        rich_help_panel="Prometheus")] = None,
+    basic_auth_file: Annotated[Path | None, typer.Option(
+        "--basic-auth-file", help="Prometheus: file holding user:password.",
+        rich_help_panel="Prometheus")] = None,
+    ca_file: Annotated[Path | None, typer.Option(
+        "--ca-file", help="Prometheus: CA bundle to verify TLS with.",
+        rich_help_panel="Prometheus")] = None,
+    insecure: Annotated[bool, typer.Option(
+        "--insecure", help="Prometheus: do not verify the TLS certificate.",
+        rich_help_panel="Prometheus")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="Prometheus: seconds per request.", rich_help_panel="Prometheus")]
+        = 30.0,
+    retries: Annotated[int, typer.Option(
+        "--retries", help="Prometheus: retries of a failed request.",
+        rich_help_panel="Prometheus")] = 2,
 ) -> None:
     """Rank this node's bottlenecks by the GPU time they cost, live or from recordings.
 
@@ -239,7 +284,16 @@ def diagnose(
             raise UsageError(f"--gpu-hour-price must be 0 or more, not {gpu_hour_price}")
         settings = dataclasses.replace(settings, gpu_hour_price=gpu_hour_price)
     chosen = fmt.value if fmt else (format_for_path(str(output)) if output else None) or "text"
-    if traces:
+    if prometheus is not None:
+        if traces:
+            raise UsageError("give recordings or --prometheus, not both")
+        if start is None:
+            raise UsageError("--prometheus needs --start (e.g. --start -1h)")
+        auth = api.Auth(bearer_token_env, bearer_token_file, basic_auth_env, basic_auth_file)
+        trace, source, _ = api.prometheus(
+            prometheus, start, end, step=step, match=match, aggregate=aggregate, points=points,
+            auth=auth, ca_file=ca_file, insecure=insecure, timeout_s=timeout, retries=retries)
+    elif traces:
         trace, source = api.load(traces, _import_options(
             host, timezone, fields, first_row_time, row_interval, max_decompressed))
     else:

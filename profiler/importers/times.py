@@ -39,3 +39,14 @@ def parse_time(text: str, *, option: str, now: float | None = None) -> float:
                          "2026-07-14T08:00:00Z, Unix seconds, 'now' or '-2h')")
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return float(ts.value) / 1e9
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?")
+
+
+def parse_duration(text: str, *, option: str) -> float:
+    """Seconds of "15s", "1m", "0.5", "2h"; UsageError naming `option` when unreadable."""
+    m = _DURATION.fullmatch(text.strip().lower())
+    if not m or float(m.group(1)) <= 0:
+        raise UsageError(f"{option}: {text!r} is not a duration like 15s, 1m or 30")
+    return float(m.group(1)) * _UNIT_S[m.group(2) or "s"]
