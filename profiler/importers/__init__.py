@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from profiler.importers import nvidia_smi, prom_json, prom_text
+from profiler.importers import dcgmi_dmon, nvidia_smi, prom_json, prom_text, smi_dmon
 from profiler.importers.options import ImportOptions
 from profiler.trace import Trace
 
@@ -27,6 +27,8 @@ IMPORTERS: tuple[Importer, ...] = (
     Importer(nvidia_smi.FORMAT, nvidia_smi.detect, nvidia_smi.load),
     Importer(prom_json.FORMAT, prom_json.detect, prom_json.load),
     Importer(prom_text.FORMAT, prom_text.detect, prom_text.load),
+    Importer(smi_dmon.FORMAT, smi_dmon.detect, smi_dmon.load),
+    Importer(dcgmi_dmon.FORMAT, dcgmi_dmon.detect, dcgmi_dmon.load),
 )
 
 __all__ = ["IMPORTERS", "ImportOptions", "Importer"]
