@@ -16,7 +16,7 @@ from profiler.importers._io import file_label, head_text, open_text
 from profiler.importers.assemble import assemble
 from profiler.importers.meta import absences, build_meta
 from profiler.importers.options import ImportOptions
-from profiler.importers.textlog import column_values, gpu_parts, row_times
+from profiler.importers.textlog import column_values, gpu_numbers, gpu_parts, row_times
 from profiler.trace import Trace
 
 FORMAT = "dcgmi-dmon"
@@ -68,10 +68,7 @@ def load(path: Path, options: ImportOptions | None = None) -> Trace:
         raise InputError(source, "no GPU rows under a #Entity header")
     unknown = [n for n in names if n not in DCGMI_SHORT_NAMES]
     table = np.array(rows, dtype=object)
-    gpu_values = column_values(gpus, "Entity", source, lines)
-    if not np.isfinite(gpu_values).all():
-        raise InputError(source, "a GPU row without a GPU number", where=f"line {lines[0]}")
-    gpu = gpu_values.astype("int64")
+    gpu = gpu_numbers(gpus, "GPU", source, lines)
     ts, origin = row_times(gpu, options, path, 1.0)
     mapped = {name: (BY_FIELD[DCGMI_SHORT_NAMES[name]],
                      column_values(table[:, i].tolist(), name, source, lines))

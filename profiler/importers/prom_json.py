@@ -16,6 +16,7 @@ from profiler.errors import InputError
 from profiler.importers._io import file_label, head_text, open_binary
 from profiler.importers.options import ImportOptions
 from profiler.importers.prom_series import RawSeries, series_to_trace
+from profiler.importers.prom_text import MAX_TIME_S
 from profiler.trace import Trace
 
 FORMAT = "prometheus-json"
@@ -73,8 +74,8 @@ def _points(points: list[Any], source: str, at: str) -> tuple[np.ndarray, np.nda
             values[j] = float(p[1])
         except (TypeError, ValueError):
             raise _fail(source, f"point {str(p)[:60]} is not [time, \"value\"]", at) from None
-    if not np.isfinite(ts).all() or (ts < 0).any():
-        raise _fail(source, "a timestamp is not a finite time", at)
+    if not np.isfinite(ts).all() or (ts < 0).any() or (ts > MAX_TIME_S).any():
+        raise _fail(source, "a timestamp is not a time between 1970 and 2262", at)
     return ts, values
 
 

@@ -27,6 +27,7 @@ _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _SAMPLE = re.compile(rf"({_NAME})(\{{(.*)\}})?[ \t]+(\S+)(?:[ \t]+(\S+))?[ \t]*")
 _PAIR = re.compile(r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*(,|$)')
 _ESCAPE = re.compile(r"\\(.)")
+MAX_TIME_S = 9.2e9  # nanoseconds since 1970 fit in int64 until 2262
 MS_THRESHOLD = 1e11  # a timestamp this large is milliseconds (1e11 s is the year 5138)
 
 
@@ -133,6 +134,9 @@ def _parse_sample(line: str, got: _Collector, source: str, lineno: int) -> None:
         if not np.isfinite(ts) or ts < 0:
             raise InputError(source, f"bad timestamp {m.group(5)!r}", where=f"line {lineno}")
         ts = ts / 1000.0 if ts >= MS_THRESHOLD else ts
+        if ts > MAX_TIME_S:
+            raise InputError(source, f"timestamp {m.group(5)!r} is past the year 2262",
+                             where=f"line {lineno}")
     got.add(name, labels, value, ts)
 
 

@@ -19,7 +19,7 @@ from profiler.importers._io import file_label, head_text, open_text
 from profiler.importers.assemble import assemble
 from profiler.importers.meta import absences, build_meta
 from profiler.importers.options import ImportOptions
-from profiler.importers.textlog import column_values, gpu_parts, row_times
+from profiler.importers.textlog import column_values, gpu_numbers, gpu_parts, row_times
 from profiler.trace import Trace
 
 FORMAT = "nvidia-smi-dmon"
@@ -90,10 +90,7 @@ def load(path: Path, options: ImportOptions | None = None) -> Trace:
     for seg in segments:
         table = np.array(seg.rows, dtype=object)
         col = {name: table[:, i].tolist() for i, name in enumerate(seg.names)}
-        gpu_cells = column_values(col["gpu"], "gpu", source, seg.lines)
-        if not np.isfinite(gpu_cells).all():
-            raise InputError(source, "a row without a GPU index", where=f"line {seg.lines[0]}")
-        gpu = gpu_cells.astype("int64")
+        gpu = gpu_numbers(col["gpu"], "gpu", source, seg.lines)
         ts, origin = _times(col, gpu, options, path, source, seg.lines)
         mapped: dict[str, tuple[OutsideName, np.ndarray]] = {
             name: (TABLE[name][0], column_values(col[name], name, source, seg.lines))

@@ -48,3 +48,14 @@ def gpu_parts(host: str, gpu: np.ndarray, ts: np.ndarray,
         for outside, values in columns.values():
             parts.append(Part(host, f"gpu{int(g)}", outside, ts[rows], values[rows]))
     return parts
+
+
+def gpu_numbers(cells: list[str], field: str, source: str, lines: list[int]) -> np.ndarray:
+    """GPU indices of a column; InputError naming the line of one that is not 0..4096."""
+    values = column_values(cells, field, source, lines)
+    wrong = ~np.isfinite(values) | (values < 0) | (values > 4096) | (values != np.round(values))
+    if wrong.any():
+        bad = int(np.flatnonzero(wrong)[0])
+        raise InputError(source, f"{field} {cells[bad]!r} is not a GPU index",
+                         where=f"line {lines[bad]}")
+    return values.astype("int64")
