@@ -12,6 +12,7 @@ ABSENT = {"", "N/A", "n/a", "-", "NA", "Unknown", "N/A (no PMA)"}
 WORDS = {"Active": 1.0, "Not Active": 0.0, "Yes": 1.0, "No": 0.0, "Enabled": 1.0,
          "Disabled": 0.0, "True": 1.0, "False": 0.0}
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+_NUMERIC_WITH_UNIT = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?(\s*(%|[A-Za-z/]+))?$"
 _WITH_UNIT = re.compile(r"([-+]?[0-9.eE+-]+)\s*(%|[A-Za-z/]+)")
 
 
@@ -48,22 +49,34 @@ def parse_column(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, int | 
     encoded = pc.dictionary_encode(column)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    words = encoded.dictionary.to_pylist()
-    lookup = np.empty(len(words) + 1, dtype="float64")
-    bad: set[int] = set()
-    for i, w in enumerate(words):
-        try:
-            lookup[i] = cell_value(w if w is not None else "")
-        except BadCell:
-            lookup[i] = np.nan
-            bad.add(i)
-    lookup[-1] = np.nan
+    lookup, bad = _parse_words(encoded.dictionary)
+    words = encoded.dictionary
     idx = encoded.indices.fill_null(len(words)).to_numpy(zero_copy_only=False)
     if bad:
         rows = np.flatnonzero(np.isin(idx, list(bad)))
         first = int(rows[0])
-        return lookup[idx], first, str(words[idx[first]]).strip()
+        return lookup[idx], first, str(words[int(idx[first])].as_py()).strip()
     return lookup[idx], None, ""
+
+
+def _parse_words(words: pa.Array) -> tuple[np.ndarray, set[int]]:
+    """Floats of distinct cells: plain numbers (with a unit) in one vectorized pass, the rest
+    (words, hex, absence tokens) one by one. The extra last slot is NaN, for nulls."""
+    lookup = np.full(len(words) + 1, np.nan, dtype="float64")
+    text = pc.utf8_trim_whitespace(words.cast(pa.string()))
+    numeric = pc.fill_null(pc.match_substring_regex(text, _NUMERIC_WITH_UNIT), False)
+    mask = numeric.to_numpy(zero_copy_only=False)
+    if mask.any():
+        digits = pc.replace_substring_regex(pc.filter(text, numeric), r"\s*[A-Za-z%/]+$", "")
+        lookup[:-1][mask] = pc.cast(digits, pa.float64()).to_numpy(zero_copy_only=False)
+    bad: set[int] = set()
+    rest = np.flatnonzero(~mask)
+    for i, w in zip(rest, pc.take(text, pa.array(rest)).to_pylist(), strict=True):
+        try:
+            lookup[i] = cell_value(w if w is not None else "")
+        except BadCell:
+            bad.add(int(i))
+    return lookup, bad
 
 
 def first_text(column: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> str | None:
