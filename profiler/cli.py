@@ -21,6 +21,7 @@ from rich.console import Console
 if TYPE_CHECKING:
     from rich.status import Status
 
+    from profiler.importers.options import ImportOptions
     from profiler.recorder import Progress
 
 from profiler import __version__
@@ -55,6 +56,38 @@ class InfoFormat(StrEnum):
 class RulesFormat(StrEnum):
     text = "text"
     markdown = "markdown"
+
+
+# Options of the importers (files from nvidia-smi, dmon, dcgmi, Prometheus), shared by
+# `diagnose` and `import`.
+HostOpt = Annotated[str | None, typer.Option(
+    "--host", help="Host name for logs that carry none (nvidia-smi, dmon); default: file name.")]
+TimezoneOpt = Annotated[str, typer.Option(
+    "--timezone", help="Zone of local timestamps without one (nvidia-smi), e.g. Europe/Paris.")]
+FieldsOpt = Annotated[str | None, typer.Option(
+    "--fields", help="The --query-gpu field list of an nvidia-smi CSV written with noheader.")]
+FirstRowOpt = Annotated[str | None, typer.Option(
+    "--first-row-time", help="Time of the first row of a log without timestamps (dmon).")]
+RowIntervalOpt = Annotated[float | None, typer.Option(
+    "--row-interval", help="Seconds between rows of a log without timestamps (dmon -d).")]
+MaxBytesOpt = Annotated[int | None, typer.Option(
+    "--max-decompressed", help="Refuse a gzip file that decompresses past this many bytes.")]
+
+
+def _import_options(host: str | None, timezone: str, fields: str | None,
+                    first_row_time: str | None, row_interval: float | None,
+                    max_decompressed: int | None) -> ImportOptions:
+    from profiler.importers.options import DEFAULT_MAX_DECOMPRESSED, ImportOptions
+
+    if row_interval is not None and not row_interval > 0:
+        raise UsageError(f"--row-interval must be more than 0, not {row_interval}")
+    if max_decompressed is not None and max_decompressed <= 0:
+        raise UsageError(f"--max-decompressed must be more than 0, not {max_decompressed}")
+    return ImportOptions(
+        host=host, timezone=timezone,
+        fields=tuple(f.strip() for f in fields.split(",")) if fields else None,
+        start=first_row_time, interval_s=row_interval,
+        max_decompressed_bytes=max_decompressed or DEFAULT_MAX_DECOMPRESSED)
 
 
 class Severity(StrEnum):
@@ -179,8 +212,63 @@ def diagnose(
         "--gpu-hour-price", help="Price of one GPU-hour, for the money-lost line.")] = None,
     save: Annotated[Path | None, typer.Option(
         "--save", help="Live: also keep the samples as a trace here.")] = None,
+    host: HostOpt = None,
+    timezone: TimezoneOpt = "UTC",
+    fields: FieldsOpt = None,
+    first_row_time: FirstRowOpt = None,
+    row_interval: RowIntervalOpt = None,
+    max_decompressed: MaxBytesOpt = None,
+    prometheus: Annotated[str | None, typer.Option(
+        "--prometheus", help="Diagnose every matching host from this Prometheus (URL).",
+        rich_help_panel="Prometheus")] = None,
+    start: Annotated[str | None, typer.Option(
+        "--start", help="Prometheus: range start, RFC 3339 or relative (-2h).",
+        rich_help_panel="Prometheus")] = None,
+    end: Annotated[str, typer.Option(
+        "--end", help="Prometheus: range end (default now).", rich_help_panel="Prometheus")]
+        = "now",
+    match: Annotated[str | None, typer.Option(
+        "--match", help='Prometheus: label matchers, e.g. {cluster="a"}.',
+        rich_help_panel="Prometheus")] = None,
+    step: Annotated[str, typer.Option(
+        "--step", help="Prometheus: resolution, e.g. 15s.", rich_help_panel="Prometheus")]
+        = "15s",
+    aggregate: Annotated[bool, typer.Option(
+        "--aggregate", help="Prometheus: let the server average series into --points bins.",
+        rich_help_panel="Prometheus")] = False,
+    points: Annotated[int, typer.Option(
+        "--points", help="Prometheus: bins per series with --aggregate.",
+        rich_help_panel="Prometheus")] = 60,
+    bearer_token_env: Annotated[str | None, typer.Option(
+        "--bearer-token-env", help="Prometheus: env variable holding a bearer token.",
+        rich_help_panel="Prometheus")] = None,
+    bearer_token_file: Annotated[Path | None, typer.Option(
+        "--bearer-token-file", help="Prometheus: file holding a bearer token.",
+        rich_help_panel="Prometheus")] = None,
+    basic_auth_env: Annotated[str | None, typer.Option(
+        "--basic-auth-env", help="Prometheus: env variable holding user:password.",
+        rich_help_panel="Prometheus")] = None,
+    basic_auth_file: Annotated[Path | None, typer.Option(
+        "--basic-auth-file", help="Prometheus: file holding user:password.",
+        rich_help_panel="Prometheus")] = None,
+    ca_file: Annotated[Path | None, typer.Option(
+        "--ca-file", help="Prometheus: CA bundle to verify TLS with.",
+        rich_help_panel="Prometheus")] = None,
+    insecure: Annotated[bool, typer.Option(
+        "--insecure", help="Prometheus: do not verify the TLS certificate.",
+        rich_help_panel="Prometheus")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="Prometheus: seconds per request.", rich_help_panel="Prometheus")]
+        = 30.0,
+    retries: Annotated[int, typer.Option(
+        "--retries", help="Prometheus: retries of a failed request.",
+        rich_help_panel="Prometheus")] = 2,
 ) -> None:
-    """Rank this node's bottlenecks by the GPU time they cost, live or from recordings."""
+    """Rank this node's bottlenecks by the GPU time they cost, live or from recordings.
+
+    Recordings: native traces, nvidia-smi --query-gpu CSV, nvidia-smi dmon, dcgmi dmon,
+    Prometheus text/OpenMetrics or saved query JSON, and gzip of any; found from the content.
+    """
     import dataclasses
 
     from profiler import api
@@ -196,8 +284,18 @@ def diagnose(
             raise UsageError(f"--gpu-hour-price must be 0 or more, not {gpu_hour_price}")
         settings = dataclasses.replace(settings, gpu_hour_price=gpu_hour_price)
     chosen = fmt.value if fmt else (format_for_path(str(output)) if output else None) or "text"
-    if traces:
-        trace, source = api.load(traces)
+    if prometheus is not None:
+        if traces:
+            raise UsageError("give recordings or --prometheus, not both")
+        if start is None:
+            raise UsageError("--prometheus needs --start (e.g. --start -1h)")
+        auth = api.Auth(bearer_token_env, bearer_token_file, basic_auth_env, basic_auth_file)
+        trace, source, _ = api.prometheus(
+            prometheus, start, end, step=step, match=match, aggregate=aggregate, points=points,
+            auth=auth, ca_file=ca_file, insecure=insecure, timeout_s=timeout, retries=retries)
+    elif traces:
+        trace, source = api.load(traces, _import_options(
+            host, timezone, fields, first_row_time, row_interval, max_decompressed))
     else:
         status, update = _status_line("Sampling this node")
         if status is not None:
@@ -219,6 +317,28 @@ def diagnose(
 def _at_or_above(worst: str | None, floor: str) -> bool:
     order = {"info": 0, "warning": 1, "critical": 2}
     return worst is not None and order[worst] >= order[floor]
+
+
+@app.command(name="import",
+             epilog="Example: profiler import node1-smi.csv.gz node2-smi.csv.gz -o fleet.trace")
+def import_command(
+    files: Annotated[list[Path], typer.Argument(
+        help="Recordings of other tools (nvidia-smi, dmon, dcgmi, Prometheus), or traces.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Trace directory to write.")],
+    host: HostOpt = None,
+    timezone: TimezoneOpt = "UTC",
+    fields: FieldsOpt = None,
+    first_row_time: FirstRowOpt = None,
+    row_interval: RowIntervalOpt = None,
+    max_decompressed: MaxBytesOpt = None,
+) -> None:
+    """Convert other tools' recordings into one profiler trace (format found from content)."""
+    from profiler import api
+
+    trace = api.import_files(files, output, _import_options(
+        host, timezone, fields, first_row_time, row_interval, max_decompressed))
+    err.print(f"wrote {output}: {len(trace.hosts)} host(s), {len(trace.meta.gpus)} GPU(s), "
+              f"{len(trace.samples)} samples over {trace.duration_s:.0f} s", markup=False)
 
 
 @app.command(epilog="Keys: q quit, g GPU pane, h host pane, Tab switch")
