@@ -132,9 +132,11 @@ def _step_times(features: Features, warmup: float, min_steps: int) -> np.ndarray
 
 
 def _row_mean(frame: pd.DataFrame) -> np.ndarray:
-    return _finite(frame.mean(axis=1).to_numpy())
+    values: np.ndarray = frame.mean(axis=1).to_numpy()
+    return _finite(values)
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values, dtype="float64")
-    return values[np.isfinite(values)]
+    arr: np.ndarray = np.asarray(values, dtype="float64")
+    kept: np.ndarray = arr[np.isfinite(arr)]
+    return kept
