@@ -27,7 +27,7 @@ from profiler.gate.compare import (
     compare,
 )
 from profiler.gate.settings import GateSettings, gate_settings
-from profiler.gate.summary import Side, side_from_paths, write_summary
+from profiler.gate.summary import Side, load_side, side_from_paths, summarize_side, write_summary
 
 __all__ = ["PASS", "REGRESSION", "UNDECIDED", "USAGE_ERROR", "Check", "GateResult",
            "GateSettings", "baseline_path", "gate", "gate_settings", "save_baseline",
@@ -75,8 +75,11 @@ def gate(baseline: Sequence[str | os.PathLike[str]] | Side,
          candidate: Sequence[str | os.PathLike[str]], settings: GateSettings,
          config: Config | None = None, allow_testbed_mismatch: bool = False) -> GateResult:
     """Compare a candidate's recordings with a baseline (recordings, or a loaded Side)."""
-    base = baseline if isinstance(baseline, Side) else side_from_paths(baseline, settings, config)
-    cand = side_from_paths(candidate, settings, config)
+    # Read both sides before the (slower) diagnosis, so bad input on either side fails at once.
+    base_input = baseline if isinstance(baseline, Side) else load_side(baseline)
+    cand_input = load_side(candidate)
+    base = summarize_side(base_input, settings, config)
+    cand = summarize_side(cand_input, settings, config)
     return compare(base, cand, settings, allow_testbed_mismatch)
 
 

@@ -156,9 +156,17 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def side_from_paths(paths: Sequence[str | os.PathLike[str]], settings: GateSettings,
-                    config: Config | None = None) -> Side:
-    """Load recordings of any supported format (or one saved summary) into a Side."""
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """One side's recordings, read but not yet summarized."""
+
+    trace: Trace
+    label: str
+    sources: tuple[SourceFile, ...]
+
+
+def load_side(paths: Sequence[str | os.PathLike[str]]) -> Side | Loaded:
+    """Read one side: a saved summary (one .json) or recordings of any supported format."""
     from profiler import api
 
     if len(paths) == 1 and is_summary_file(Path(paths[0])):
@@ -168,8 +176,20 @@ def side_from_paths(paths: Sequence[str | os.PathLike[str]], settings: GateSetti
             raise InputError(str(p), "a saved baseline summary cannot be mixed with recordings")
     trace, _ = api.load(paths)
     label = " ".join(str(p) for p in paths)
-    sources = tuple(SourceFile(str(p), sha256_of(p)) for p in paths)
-    return side_from_trace(trace, label, sources, settings, config)
+    return Loaded(trace, label, tuple(SourceFile(str(p), sha256_of(p)) for p in paths))
+
+
+def summarize_side(side: Side | Loaded, settings: GateSettings,
+                   config: Config | None = None) -> Side:
+    if isinstance(side, Side):
+        return side
+    return side_from_trace(side.trace, side.label, side.sources, settings, config)
+
+
+def side_from_paths(paths: Sequence[str | os.PathLike[str]], settings: GateSettings,
+                    config: Config | None = None) -> Side:
+    """Load recordings of any supported format (or one saved summary) into a Side."""
+    return summarize_side(load_side(paths), settings, config)
 
 
 # --- the saved summary ---------------------------------------------------------------------------
