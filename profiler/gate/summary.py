@@ -245,11 +245,11 @@ def read_summary(path: Path) -> Side:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise InputError(str(path), f"cannot read: {e.strerror or e}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise InputError(str(path), f"not valid JSON: {e}") from None
     try:
         return _side_from_dict(doc, str(path))
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         raise InputError(str(path), f"not a valid baseline summary: {type(e).__name__}: {e}",
                          ) from None
 
