@@ -1,7 +1,8 @@
 """The `profiler` command: argument parsing and wiring only; the work is in profiler.api.
 
-Exit codes: 0 done; 1 `diagnose --fail-on` found a finding at that severity; 2 bad usage or
-bad input (one line on stderr, no traceback); 3 internal error.
+Exit codes: 0 done; 1 `diagnose --fail-on` found a finding at that severity, or `gate` found a
+regression; 2 bad usage or bad input (one line on stderr, no traceback); 3 internal error, or an
+inconclusive `gate --strict`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from rich.console import Console
 if TYPE_CHECKING:
     from rich.status import Status
 
+    from profiler.config import Config
+    from profiler.gate import GateSettings
     from profiler.importers.options import ImportOptions
     from profiler.recorder import Progress
 
@@ -88,6 +91,10 @@ def _import_options(host: str | None, timezone: str, fields: str | None,
         fields=tuple(f.strip() for f in fields.split(",")) if fields else None,
         start=first_row_time, interval_s=row_interval,
         max_decompressed_bytes=max_decompressed or DEFAULT_MAX_DECOMPRESSED)
+class GateFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
 
 
 class Severity(StrEnum):
@@ -400,6 +407,112 @@ def simulate(
     write_trace(trace, output)
     err.print(f"wrote {output}: {scenario}, {trace.tick_count} samples, "
               f"{len(trace.samples)} rows", markup=False)
+
+
+def _gate_settings(config: Path | None) -> tuple[Config, GateSettings]:
+    """profiler.toml (given, or ./profiler.toml if present) -> (Config, GateSettings)."""
+    from profiler.config import DEFAULT_CONFIG_NAME, load_config
+    from profiler.gate import gate_settings
+
+    if config is None and Path(DEFAULT_CONFIG_NAME).is_file():
+        config = Path(DEFAULT_CONFIG_NAME)
+        err.print(f"using {config}", markup=False)
+    loaded = load_config(config)
+    return loaded, gate_settings(loaded.raw, loaded.path or "-")
+
+
+@app.command(epilog="Examples: profiler gate base.trace cand.trace --junit gate.xml    |    "
+             "profiler gate b1 b2 vs c1 c2    |    profiler gate --baseline main cand.trace")
+def gate(
+    sources: Annotated[list[str], typer.Argument(
+        help="BASELINE CANDIDATE, or BASELINE... vs CANDIDATE..., or with --baseline only "
+        "CANDIDATE...; recordings of any supported format, or a saved baseline .json.")],
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", "-b", help="Compare with the baseline saved under this name.")] = None,
+    baseline_dir: Annotated[Path | None, typer.Option(
+        "--baseline-dir", help="Where saved baselines live (default .profiler/baselines or "
+        "[gate] baseline_dir).")] = None,
+    fmt: Annotated[GateFormat, typer.Option("--format", "-f", help="Output on stdout.")] =
+        GateFormat.table,
+    junit: Annotated[Path | None, typer.Option(
+        "--junit", help="Also write JUnit XML here (one test case per check).")] = None,
+    markdown: Annotated[Path | None, typer.Option(
+        "--markdown", help="Also write a Markdown summary here ($GITHUB_STEP_SUMMARY gets it "
+        "too when set).")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Exit 3 when a check is inconclusive (too little data).")] = False,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="profiler.toml with a [gate] table (default ./profiler.toml if "
+        "present).")] = None,
+    allow_testbed_mismatch: Annotated[bool, typer.Option(
+        "--allow-testbed-mismatch", help="Compare even when GPU models or counts differ.")] =
+        False,
+) -> None:
+    """Fail CI when a candidate run uses the GPUs measurably worse than a baseline.
+
+    Exit codes: 0 pass, 1 regression, 2 usage or input error, 3 inconclusive with --strict.
+    """
+    import os
+
+    from profiler.gate import gate as run_gate
+    from profiler.gate import load_baseline, split_sides
+    from profiler.gate.render import render_json, render_junit, render_markdown, render_table
+
+    loaded, settings = _gate_settings(config)
+    base_paths, cand_paths = split_sides(sources, baseline)
+    base = (load_baseline(baseline, baseline_dir or settings.baseline_dir)
+            if baseline is not None else base_paths)
+    result = run_gate(base, cand_paths, settings, loaded, allow_testbed_mismatch)
+    if fmt is GateFormat.json:
+        _write(render_json(result, strict), None)
+    elif fmt is GateFormat.markdown:
+        _write(render_markdown(result), None)
+    else:
+        render_table(result, out)
+    if junit is not None:
+        _write(render_junit(result), junit)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if markdown is not None or summary:
+        text = render_markdown(result)
+        if markdown is not None:
+            _write(text, markdown)
+        if summary:
+            _append(text, Path(summary))
+    code = result.exit_code(strict)
+    if code:
+        raise typer.Exit(code)
+
+
+def _append(text: str, path: Path) -> None:
+    """Append (never truncate: other steps wrote there too)."""
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise InputError(str(path), f"cannot append the job summary: {e.strerror or e}") from None
+
+
+baseline_app = typer.Typer(help="Save gate baselines: small summaries instead of raw traces.",
+                           no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("save", epilog="Example: profiler baseline save main run1.trace run2.trace")
+def baseline_save(
+    name: Annotated[str, typer.Argument(help="Baseline name (letters, digits, . _ -).")],
+    sources: Annotated[list[str], typer.Argument(help="Recordings of any supported format.")],
+    baseline_dir: Annotated[Path | None, typer.Option(
+        "--baseline-dir", help="Directory (default .profiler/baselines or [gate] "
+        "baseline_dir).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="profiler.toml (default ./profiler.toml if present).")] = None,
+) -> None:
+    """Store the statistics `profiler gate --baseline NAME` needs, with source hashes."""
+    from profiler.gate import save_baseline
+
+    loaded, settings = _gate_settings(config)
+    path = save_baseline(name, sources, settings, loaded, baseline_dir)
+    err.print(f"wrote {path}", markup=False)
 
 
 def main() -> None:
