@@ -191,3 +191,11 @@ def test_finding_loss_compares_windows_in_absolute_points() -> None:
     gone = next(c for c in compare(cand, _side((), {}), GateSettings()).checks
                 if c.name == "loss/straggler")
     assert gone.verdict == "improved" and gone.candidate == 0.0
+
+
+def test_nothing_to_compare_is_an_input_error(make_trace: Callable[..., Trace]) -> None:
+    host_only = make_trace({"host": {"host.cpu.user": [0.5] * 300}})
+    side = side_from_trace(host_only, "cpu.trace", (), NO_WINDOWS)
+    assert side.figures == {}
+    with pytest.raises(InputError, match="nothing to compare"):
+        compare(side, side, NO_WINDOWS)
