@@ -17,6 +17,8 @@ import numpy as np
 
 from profiler.catalog import OutsideName, Source, outside_names
 from profiler.importers.assemble import Part, assemble
+from profiler.importers.derive import INPUTS as DERIVE_INPUTS
+from profiler.importers.derive import cpu_parts, swap_parts
 from profiler.importers.meta import absences, build_meta
 from profiler.trace import GpuInfo, HostInfo, Trace
 
@@ -57,9 +59,10 @@ def resolve(name: str, labels: Mapping[str, str],
 
 def wanted(name: str) -> bool:
     """Whether a series of this name is worth keeping while parsing."""
-    return name == UNAME or name in TABLES["dcgm"] or name in TABLES["node_exporter"] or (
-        name.endswith("_total") and (name[:-6] in TABLES["dcgm"]
-                                     or name[:-6] in TABLES["node_exporter"]))
+    if name == UNAME or name in DERIVE_INPUTS:
+        return True
+    base = name.removesuffix("_total")
+    return any(name in t or base in t for t in TABLES.values())
 
 
 def instance_host(labels: Mapping[str, str]) -> str | None:
@@ -115,8 +118,12 @@ def _entity(source: Source, outside: OutsideName, labels: Mapping[str, str]) -> 
 
 def series_to_trace(series: Sequence[RawSeries], *, source: str, label: str,
                     default_host: str, labels: dict[str, str] | None = None,
-                    extra: Mapping[str, list[OutsideName]] | None = None) -> Trace:
-    """Map every known series onto the catalog and assemble one Trace."""
+                    extra: Mapping[str, list[OutsideName]] | None = None,
+                    derive: bool = True) -> Trace:
+    """Map every known series onto the catalog and assemble one Trace.
+
+    `derive` computes the per-core CPU and swap-used metrics from raw per-CPU series (files;
+    a live pull asks Prometheus for them instead)."""
     hosts = HostNames((s.labels for s in series), default_host)
     parts: list[Part] = []
     gpus: dict[tuple[str, str], GpuInfo] = {}
@@ -142,6 +149,11 @@ def series_to_trace(series: Sequence[RawSeries], *, source: str, label: str,
         driver = s.labels.get("DCGM_FI_DRIVER_VERSION")
         if driver:
             drivers.setdefault(host, driver)
+    if derive:
+        raw = [(s.name, s.labels, np.round(np.asarray(s.ts, dtype="float64") * 1e9).astype(
+            "int64"), s.values) for s in series if s.name in DERIVE_INPUTS]
+        parts.extend(cpu_parts(raw, hosts))
+        parts.extend(swap_parts(raw, hosts))
     samples = assemble(parts)
     host_info = [HostInfo(h, driver_version=d) for h, d in drivers.items()]
     sources: list[Source] = ["dcgm", "node_exporter"]

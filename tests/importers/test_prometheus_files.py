@@ -51,6 +51,12 @@ def check_fleet(trace: Trace) -> None:
     swap_in = series(trace, "node-c", "host", "host.swap_in")
     assert set(np.round(swap_in / 4096)) == {0.0, 20000.0}
     assert len(series(trace, "node-a", "host", "host.mem_available")) == len(TIMES)
+    # derived like the live collector: per-CPU busy = 1 - (idle + iowait) / all modes
+    busiest = series(trace, "node-a", "host", "host.cpu.core_busy_max")
+    np.testing.assert_allclose(busiest, 1 - 0.51 / 0.86, rtol=1e-6)
+    assert set(series(trace, "node-a", "host", "host.cpu.count")) == {4.0}
+    assert set(series(trace, "node-a", "host", "host.cpu.cores_saturated")) == {0.0}
+    assert set(series(trace, "node-c", "host", "host.swap_used")) == {1e9, 6e9}
     info = trace.meta.gpu("node-b", "gpu1")
     assert info is not None and info.name == "NVIDIA H100 80GB HBM3"
     assert info.uuid == "GPU-10.0.0.2-1"
