@@ -249,7 +249,7 @@ def _to_trace(path: Path, names: list[str], mapped: dict[int, OutsideName | list
     gpus = _gpu_infos(host, names, mapped, cols, gpu, per_gpu)
     meta = build_meta(samples, source=FORMAT, gpus=gpus,
                       unavailable=absences(samples, ["nvidia-smi"], "this nvidia-smi log",
-                                           host_data=False),
+                                           host_data=False, noun="field"),
                       labels=labels)
     return Trace(samples, meta)
 

@@ -24,8 +24,8 @@ from profiler.importers.prom_http import PromClient
 from profiler.importers.prom_series import TABLES, UNAME, RawSeries, series_to_trace, wanted
 from profiler.trace import Trace
 
-MAX_POINTS = 11_000
-CHUNK_POINTS = 10_000
+MAX_POINTS = 11_000  # Prometheus refuses more points per series in one query_range
+CHUNK_POINTS = 10_000  # what one query asks for, below MAX_POINTS
 GPU_LABELS = ("gpu", "UUID", "uuid", "modelName", "pci_bus_id", "Hostname", "hostname",
               "instance", "GPU_I_ID", "DCGM_FI_DRIVER_VERSION", "node", "kubernetes_node")
 NODE_LABELS = ("instance", "node", "kubernetes_node", "hostname", "nodename")

@@ -99,7 +99,7 @@ def load(path: Path, options: ImportOptions | None = None) -> Trace:
     samples = assemble(parts)
     meta = build_meta(samples, source=FORMAT,
                       unavailable=absences(samples, ["nvidia-smi-dmon"], "this dmon log",
-                                           host_data=False),
+                                           host_data=False, noun="column"),
                       labels={"import.format": FORMAT, "import.time_origin": origin})
     return Trace(samples, meta)
 
