@@ -21,7 +21,14 @@ from profiler.errors import InputError, UsageError
 from profiler.importers.derive import CORE_SATURATED, CPU, derived_name
 from profiler.importers.derive import INPUTS as DERIVE_INPUTS
 from profiler.importers.prom_http import PromClient
-from profiler.importers.prom_series import TABLES, UNAME, RawSeries, series_to_trace, wanted
+from profiler.importers.prom_series import (
+    TABLES,
+    UNAME,
+    RawSeries,
+    canonical_name,
+    series_to_trace,
+    wanted,
+)
 from profiler.trace import Trace
 
 MAX_POINTS = 11_000  # Prometheus refuses more points per series in one query_range
@@ -104,9 +111,10 @@ def plan(names: list[str], q: RangeQuery, sel: str) -> list[Plan]:
             out.append(Plan(UNAME, f"max by (instance, nodename) ({_selector(UNAME, sel)})",
                             False))
             continue
-        source: Source = "dcgm" if name in TABLES["dcgm"] or name.removesuffix(
+        field = canonical_name(name)
+        source: Source = "dcgm" if field in TABLES["dcgm"] or field.removesuffix(
             "_total") in TABLES["dcgm"] else "node_exporter"
-        entries = TABLES[source].get(name) or TABLES[source][name.removesuffix("_total")]
+        entries = TABLES[source].get(field) or TABLES[source][field.removesuffix("_total")]
         keys = sorted({k for e in entries for k, _ in e.labels})
         allowed = {k: "|".join(sorted({v for e in entries for kk, v in e.labels if kk == k}))
                    for k in keys}
@@ -115,12 +123,12 @@ def plan(names: list[str], q: RangeQuery, sel: str) -> list[Plan]:
                                       *(x for e in entries for x in e.entity_labels))))
         series = _selector(name, sel, restrict)
         counter = entries[0].counter
-        if name in REASON_NAMES and q.aggregate:
-            out.extend(_reason_plans(name, series, by, step, q.step))
+        if field in REASON_NAMES and q.aggregate:
+            out.extend(_reason_plans(field, series, by, step, q.step))
         elif counter:
             how = "avg" if any(e.aggregate == "mean" for e in entries) else "sum"
             out.append(Plan(name, f"{how} by ({by}) (rate({series}[{_dur(window)}]))", True))
-        elif name in REASON_NAMES:
+        elif field in REASON_NAMES:
             out.append(Plan(name, f"max by ({by}) ({series})", False))
         elif q.aggregate:
             out.append(Plan(name, f"avg by ({by}) (avg_over_time({series}[{_dur(step)}]))",
@@ -204,7 +212,7 @@ def chunks(q: RangeQuery) -> list[tuple[float, float]]:
 
 def discover(client: PromClient, q: RangeQuery, sel: str) -> list[str]:
     """The known metric names with data in the range (one cheap label-values call)."""
-    pattern = '__name__=~"DCGM_.+|node_.+"'
+    pattern = '__name__=~"DCGM_.+|dcgm_.+|node_.+"'
     found = client.api("/api/v1/label/__name__/values", {
         "match[]": [f"{{{pattern}{',' + sel if sel else ''}}}"],
         "start": _num(q.start), "end": _num(q.end)}, method="GET")

@@ -43,12 +43,31 @@ class RawSeries:
     is_rate: bool = False
 
 
+# dcgm-exporter --use-old-namespace (1.x names): `dcgm_` + the field name after DCGM_FI_DEV_
+# (or the whole field name for PROF fields), lower case; two utilization names differ.
+OLD_NAMESPACE = {"dcgm_gpu_utilization": "DCGM_FI_DEV_GPU_UTIL",
+                 "dcgm_mem_copy_utilization": "DCGM_FI_DEV_MEM_COPY_UTIL"}
+
+
+def canonical_name(name: str) -> str:
+    """The dcgm-exporter field name of an old-namespace metric; other names unchanged."""
+    if not name.startswith("dcgm_"):
+        return name
+    if name in OLD_NAMESPACE:
+        return OLD_NAMESPACE[name]
+    upper = name.upper()
+    if upper.startswith("DCGM_FI_"):
+        return upper
+    return "DCGM_FI_DEV_" + upper.removeprefix("DCGM_")
+
+
 def resolve(name: str, labels: Mapping[str, str],
             extra: Mapping[str, list[OutsideName]] | None = None
             ) -> tuple[Source, list[OutsideName]] | None:
     """The catalog entries a series maps to (label restrictions applied), or None."""
     if extra and name in extra:
         return extra[name][0].source, extra[name]
+    name = canonical_name(name)
     for source, table in TABLES.items():
         entries = table.get(name) or table.get(name.removesuffix("_total"))
         if entries:
@@ -61,6 +80,7 @@ def wanted(name: str) -> bool:
     """Whether a series of this name is worth keeping while parsing."""
     if name == UNAME or name in DERIVE_INPUTS:
         return True
+    name = canonical_name(name)
     base = name.removesuffix("_total")
     return any(name in t or base in t for t in TABLES.values())
 
@@ -105,7 +125,7 @@ class HostNames:
 
 
 def _entity(source: Source, outside: OutsideName, labels: Mapping[str, str]) -> str | None:
-    if source == "dcgm":
+    if source == "dcgm":  # the old namespace also names the label `gpu`
         gpu = labels.get("gpu")
         if gpu is None or not gpu.isdigit() or labels.get("GPU_I_ID"):
             return None  # MIG instances are not GPUs
@@ -165,6 +185,7 @@ def series_to_trace(series: Sequence[RawSeries], *, source: str, label: str,
 
 
 def _gpu_info(host: str, entity: str, labels: Mapping[str, str]) -> GpuInfo:
+    """Identity from dcgm-exporter labels (UUID, or uuid under the old namespace)."""
     return GpuInfo(host, entity, int(entity.removeprefix("gpu")),
                    name=labels.get("modelName") or labels.get("model_name"),
                    uuid=labels.get("UUID") or labels.get("uuid"),

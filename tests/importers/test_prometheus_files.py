@@ -181,3 +181,19 @@ def test_invalid_json_is_an_input_error(tmp_path: Path) -> None:
     path = write(tmp_path / "cut.json", text[:300])
     with pytest.raises(InputError, match="not valid JSON"):
         prom_json.load(path)
+
+
+def test_old_namespace_and_uuid_label(tmp_path: Path) -> None:
+    text = ("# TYPE dcgm_gpu_utilization gauge\n"
+            'dcgm_gpu_utilization{gpu="0",uuid="GPU-1",Hostname="h"} 40 1790000000000\n'
+            "# TYPE dcgm_sm_clock gauge\n"
+            'dcgm_sm_clock{gpu="0",uuid="GPU-1",Hostname="h"} 1410 1790000000000\n'
+            "# TYPE dcgm_fi_prof_pcie_tx_bytes gauge\n"
+            'dcgm_fi_prof_pcie_tx_bytes{gpu="0",uuid="GPU-1",Hostname="h"} 5e9 1790000000000\n')
+    trace, fmt = load_one(write(tmp_path / "old.prom", text))
+    assert fmt == "prometheus-text"
+    assert series(trace, "h", "gpu0", "gpu.util").tolist() == [0.4]
+    assert series(trace, "h", "gpu0", "gpu.clock_sm").tolist() == [1.41e9]
+    assert series(trace, "h", "gpu0", "gpu.pcie_tx").tolist() == [5e9]
+    info = trace.meta.gpu("h", "gpu0")
+    assert info is not None and info.uuid == "GPU-1"
