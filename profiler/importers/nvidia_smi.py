@@ -238,15 +238,19 @@ def _to_trace(path: Path, names: list[str], mapped: dict[int, OutsideName | list
     order = np.argsort(gpu, kind="stable")
     bounds = np.flatnonzero(np.diff(gpu[order])) + 1
     per_gpu = np.split(order, bounds)
+    starts = np.r_[0, bounds]
+    ends = np.r_[bounds, len(order)]
+    ts_sorted = ts[order]
     parts: list[Part] = []
     for i, target in mapped.items():
-        values = np.concatenate(cols.values[i])
+        values = np.concatenate(cols.values[i])[order]  # sorted by GPU: each GPU is a view
+        cols.values[i] = []
         for outside in target if isinstance(target, list) else [target]:
-            for rows in per_gpu:
-                entity = f"gpu{int(gpu[rows[0]])}"
-                parts.append(Part(host, entity, outside, ts[rows], values[rows]))
+            for a, b in zip(starts, ends, strict=True):
+                entity = f"gpu{int(gpu[order[a]])}"
+                parts.append(Part(host, entity, outside, ts_sorted[a:b], values[a:b]))
     samples = assemble(parts)
-    gpus = _gpu_infos(host, names, mapped, cols, gpu, per_gpu)
+    gpus = _gpu_infos(host, names, mapped, cols, gpu, per_gpu, parts)
     meta = build_meta(samples, source=FORMAT, gpus=gpus,
                       unavailable=absences(samples, ["nvidia-smi"], "this nvidia-smi log",
                                            host_data=False, noun="field"),
@@ -255,18 +259,21 @@ def _to_trace(path: Path, names: list[str], mapped: dict[int, OutsideName | list
 
 
 def _gpu_infos(host: str, names: list[str], mapped: dict[int, OutsideName | list[OutsideName]],
-               cols: _Columns, gpu: np.ndarray, per_gpu: list[np.ndarray]) -> list[GpuInfo]:
+               cols: _Columns, gpu: np.ndarray, per_gpu: list[np.ndarray],
+               parts: list[Part]) -> list[GpuInfo]:
     from profiler.importers.values import first_text
 
     text = {n: pa.concat_arrays([c for a in arrs for c in (
         a.chunks if isinstance(a, pa.ChunkedArray) else [a])]) for n, arrs in cols.text.items()}
-    numbers = {names[i]: np.concatenate(cols.values[i]) for i in mapped}
+    by_field = {names[i]: (t if isinstance(t, list) else [t])[0] for i, t in mapped.items()}
+    first_values = {(p.outside, p.entity): p.values for p in parts}
 
     def first_number(field: str, rows: np.ndarray, scale: float = 1.0) -> float | None:
-        v = numbers.get(field)
+        outside = by_field.get(field)
+        v = first_values.get((outside, f"gpu{int(gpu[rows[0]])}")) if outside else None
         if v is None:
             return None
-        finite = v[rows][np.isfinite(v[rows])]
+        finite = v[np.isfinite(v)]
         return float(finite[0] * scale) if len(finite) else None
 
     infos = []
