@@ -17,6 +17,7 @@ from profiler.catalog import DCGM_BLANK_FLOAT, DCGM_BLANK_INT, METRICS, OutsideN
 from profiler.trace import TS_DTYPE, empty_samples
 
 NS = 1_000_000_000
+NAT = np.iinfo("int64").min
 _RATIO_CAPPED = ("gpu.throttle.",)
 
 
@@ -41,7 +42,7 @@ def _clean(part: Part) -> tuple[np.ndarray, np.ndarray]:
     """Finite, non-sentinel values, sorted by time, one per time; counters become rates."""
     ts = np.asarray(part.ts, dtype="int64")
     v = np.asarray(part.values, dtype="float64")
-    keep = np.isfinite(v)
+    keep = np.isfinite(v) & (ts != NAT)  # NaT: a local time DST repeats, not placeable
     if part.outside.source in ("dcgm", "dcgmi-dmon"):  # DCGM's blank sentinels mean "no value"
         keep &= (v < DCGM_BLANK_INT) & ~((v >= DCGM_BLANK_FLOAT) & (v < DCGM_BLANK_FLOAT + 4))
     if not keep.all():

@@ -23,7 +23,7 @@ from profiler.importers._io import file_label, head_text, open_binary
 from profiler.importers.assemble import NS, Part, assemble
 from profiler.importers.meta import absences, build_meta
 from profiler.importers.options import ImportOptions
-from profiler.importers.times import parse_time
+from profiler.importers.times import local_to_utc_ns, parse_time
 from profiler.importers.values import parse_column
 from profiler.trace import GpuInfo, Trace
 
@@ -95,12 +95,7 @@ def _timestamps(col: pa.ChunkedArray | pa.Array, tz: str, source: str, row0: int
         bad = int(np.flatnonzero(np.isin(indices, np.flatnonzero(parsed.isna())))[0])
         raise InputError(source, f"timestamp {words[indices[bad]]!r} is not "
                          "YYYY/MM/DD HH:MM:SS.mmm", where=f"row {row0 + bad + 1}")
-    try:
-        local = pd.DatetimeIndex(parsed).tz_localize(tz, ambiguous="NaT",
-                                                     nonexistent="shift_forward")
-    except Exception as e:  # pytz/zoneinfo raise several types for an unknown zone
-        raise InputError(source, f"unknown time zone {tz!r}: {e}") from None
-    ns = np.asarray(local.tz_convert("UTC").as_unit("ns").asi8, dtype="int64")
+    ns = local_to_utc_ns(pd.DatetimeIndex(parsed), tz, source)
     return np.asarray(ns[indices], dtype="int64")
 
 
