@@ -197,7 +197,8 @@ def info(
     _write(text, None)
 
 
-@app.command(epilog="Examples: profiler diagnose    |    profiler diagnose run1 -f json -o r.json")
+@app.command(epilog="Examples: profiler diagnose    |    profiler diagnose run1 -f json -o r.json"
+                     "    |    profiler diagnose --prometheus http://prom:9090 --start -1h")
 def diagnose(
     traces: Annotated[list[Path] | None, typer.Argument(
         help="Recordings to diagnose; none samples this node live.")] = None,

@@ -17,6 +17,7 @@ from profiler.catalog import DCGM_BLANK_FLOAT, DCGM_BLANK_INT, METRICS, OutsideN
 from profiler.trace import TS_DTYPE, empty_samples
 
 NS = 1_000_000_000
+NAT = np.iinfo("int64").min
 _RATIO_CAPPED = ("gpu.throttle.",)
 
 
@@ -41,10 +42,11 @@ def _clean(part: Part) -> tuple[np.ndarray, np.ndarray]:
     """Finite, non-sentinel values, sorted by time, one per time; counters become rates."""
     ts = np.asarray(part.ts, dtype="int64")
     v = np.asarray(part.values, dtype="float64")
-    keep = np.isfinite(v)
+    keep = np.isfinite(v) & (ts != NAT)  # NaT: a local time DST repeats, not placeable
     if part.outside.source in ("dcgm", "dcgmi-dmon"):  # DCGM's blank sentinels mean "no value"
         keep &= (v < DCGM_BLANK_INT) & ~((v >= DCGM_BLANK_FLOAT) & (v < DCGM_BLANK_FLOAT + 4))
-    ts, v = ts[keep], v[keep]
+    if not keep.all():
+        ts, v = ts[keep], v[keep]
     if len(ts) > 1 and not (np.diff(ts) > 0).all():
         ts, first = np.unique(ts, return_index=True)
         v = v[first]
@@ -125,9 +127,8 @@ def assemble(parts: Iterable[Part]) -> pd.DataFrame:
 def _frame(keys: Sequence[tuple[str, str, str]], times: Sequence[np.ndarray],
            values: Sequence[np.ndarray]) -> pd.DataFrame:
     lengths = np.array([len(t) for t in times], dtype="int64")
-    columns: dict[str, object] = {"ts": pd.Series(
-        np.concatenate(times).view("datetime64[ns]"), dtype="datetime64[ns]").dt.tz_localize(
-        "UTC").astype(TS_DTYPE)}
+    columns: dict[str, object] = {"ts": pd.DatetimeIndex(
+        np.concatenate(times).view("datetime64[ns]")).tz_localize("UTC").astype(TS_DTYPE)}
     for i, name in enumerate(("host", "entity", "metric")):
         labels = [k[i] for k in keys]
         cats = sorted(set(labels))

@@ -76,7 +76,7 @@ def load(path: Path, options: ImportOptions | None = None) -> Trace:
     samples = assemble(gpu_parts(options.host or file_label(path), gpu, ts, mapped))
     meta = build_meta(samples, source=FORMAT,
                       unavailable=absences(samples, ["dcgm"], "this dcgmi dmon log",
-                                           host_data=False),
+                                           host_data=False, noun="field"),
                       labels={"import.format": FORMAT, "import.time_origin": origin,
                               **({"import.unknown_fields": ",".join(unknown)} if unknown
                                  else {})})

@@ -32,7 +32,7 @@ HOST_PATTERNS = ("host.*", "cpu.*", "disk.*", "nic.*", "ib.*")
 
 
 def absences(samples: pd.DataFrame, sources: Sequence[Source], label: str,
-             *, host_data: bool) -> tuple[Absence, ...]:
+             *, host_data: bool, noun: str = "series") -> tuple[Absence, ...]:
     """Why each canonical metric is missing from an import of `label` (a format name).
 
     A metric the sources can carry but the data lacks says which outside names were looked for;
@@ -53,7 +53,7 @@ def absences(samples: pd.DataFrame, sources: Sequence[Source], label: str,
             continue
         if name in possible:
             names = ", ".join(possible[name][:3])
-            out.append(Absence(name, f"{label} holds no {names}", collector=label))
+            out.append(Absence(name, f"{label} has no {noun} {names}", collector=label))
         else:
             out.append(Absence(name, f"{label} does not report it", collector=label))
     if not host_data:

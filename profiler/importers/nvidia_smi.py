@@ -23,7 +23,7 @@ from profiler.importers._io import file_label, head_text, open_binary
 from profiler.importers.assemble import NS, Part, assemble
 from profiler.importers.meta import absences, build_meta
 from profiler.importers.options import ImportOptions
-from profiler.importers.times import parse_time
+from profiler.importers.times import local_to_utc_ns, parse_time
 from profiler.importers.values import parse_column
 from profiler.trace import GpuInfo, Trace
 
@@ -95,12 +95,7 @@ def _timestamps(col: pa.ChunkedArray | pa.Array, tz: str, source: str, row0: int
         bad = int(np.flatnonzero(np.isin(indices, np.flatnonzero(parsed.isna())))[0])
         raise InputError(source, f"timestamp {words[indices[bad]]!r} is not "
                          "YYYY/MM/DD HH:MM:SS.mmm", where=f"row {row0 + bad + 1}")
-    try:
-        local = pd.DatetimeIndex(parsed).tz_localize(tz, ambiguous="NaT",
-                                                     nonexistent="shift_forward")
-    except Exception as e:  # pytz/zoneinfo raise several types for an unknown zone
-        raise InputError(source, f"unknown time zone {tz!r}: {e}") from None
-    ns = np.asarray(local.tz_convert("UTC").as_unit("ns").asi8, dtype="int64")
+    ns = local_to_utc_ns(pd.DatetimeIndex(parsed), tz, source)
     return np.asarray(ns[indices], dtype="int64")
 
 
@@ -238,35 +233,42 @@ def _to_trace(path: Path, names: list[str], mapped: dict[int, OutsideName | list
     order = np.argsort(gpu, kind="stable")
     bounds = np.flatnonzero(np.diff(gpu[order])) + 1
     per_gpu = np.split(order, bounds)
+    starts = np.r_[0, bounds]
+    ends = np.r_[bounds, len(order)]
+    ts_sorted = ts[order]
     parts: list[Part] = []
     for i, target in mapped.items():
-        values = np.concatenate(cols.values[i])
+        values = np.concatenate(cols.values[i])[order]  # sorted by GPU: each GPU is a view
+        cols.values[i] = []
         for outside in target if isinstance(target, list) else [target]:
-            for rows in per_gpu:
-                entity = f"gpu{int(gpu[rows[0]])}"
-                parts.append(Part(host, entity, outside, ts[rows], values[rows]))
+            for a, b in zip(starts, ends, strict=True):
+                entity = f"gpu{int(gpu[order[a]])}"
+                parts.append(Part(host, entity, outside, ts_sorted[a:b], values[a:b]))
     samples = assemble(parts)
-    gpus = _gpu_infos(host, names, mapped, cols, gpu, per_gpu)
+    gpus = _gpu_infos(host, names, mapped, cols, gpu, per_gpu, parts)
     meta = build_meta(samples, source=FORMAT, gpus=gpus,
                       unavailable=absences(samples, ["nvidia-smi"], "this nvidia-smi log",
-                                           host_data=False),
+                                           host_data=False, noun="field"),
                       labels=labels)
     return Trace(samples, meta)
 
 
 def _gpu_infos(host: str, names: list[str], mapped: dict[int, OutsideName | list[OutsideName]],
-               cols: _Columns, gpu: np.ndarray, per_gpu: list[np.ndarray]) -> list[GpuInfo]:
+               cols: _Columns, gpu: np.ndarray, per_gpu: list[np.ndarray],
+               parts: list[Part]) -> list[GpuInfo]:
     from profiler.importers.values import first_text
 
     text = {n: pa.concat_arrays([c for a in arrs for c in (
         a.chunks if isinstance(a, pa.ChunkedArray) else [a])]) for n, arrs in cols.text.items()}
-    numbers = {names[i]: np.concatenate(cols.values[i]) for i in mapped}
+    by_field = {names[i]: (t if isinstance(t, list) else [t])[0] for i, t in mapped.items()}
+    first_values = {(p.outside, p.entity): p.values for p in parts}
 
     def first_number(field: str, rows: np.ndarray, scale: float = 1.0) -> float | None:
-        v = numbers.get(field)
+        outside = by_field.get(field)
+        v = first_values.get((outside, f"gpu{int(gpu[rows[0]])}")) if outside else None
         if v is None:
             return None
-        finite = v[rows][np.isfinite(v[rows])]
+        finite = v[np.isfinite(v)]
         return float(finite[0] * scale) if len(finite) else None
 
     infos = []

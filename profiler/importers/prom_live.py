@@ -18,12 +18,21 @@ import numpy as np
 
 from profiler.catalog import CLOCK_EVENT_BITS, OutsideName, Source
 from profiler.errors import InputError, UsageError
+from profiler.importers.derive import CORE_SATURATED, CPU, derived_name
+from profiler.importers.derive import INPUTS as DERIVE_INPUTS
 from profiler.importers.prom_http import PromClient
-from profiler.importers.prom_series import TABLES, UNAME, RawSeries, series_to_trace
+from profiler.importers.prom_series import (
+    TABLES,
+    UNAME,
+    RawSeries,
+    canonical_name,
+    series_to_trace,
+    wanted,
+)
 from profiler.trace import Trace
 
-MAX_POINTS = 11_000
-CHUNK_POINTS = 10_000
+MAX_POINTS = 11_000  # Prometheus refuses more points per series in one query_range
+CHUNK_POINTS = 10_000  # what one query asks for, below MAX_POINTS
 GPU_LABELS = ("gpu", "UUID", "uuid", "modelName", "pci_bus_id", "Hostname", "hostname",
               "instance", "GPU_I_ID", "DCGM_FI_DRIVER_VERSION", "node", "kubernetes_node")
 NODE_LABELS = ("instance", "node", "kubernetes_node", "hostname", "nodename")
@@ -37,6 +46,7 @@ BIT_GROUPS: dict[str, tuple[int, ...]] = {  # aggregated: share of the bin a rea
     "gpu.throttle.power_brake": (CLOCK_EVENT_BITS["hw_power_brake_slowdown"],),
     "gpu.throttle.sync_boost": (CLOCK_EVENT_BITS["sync_boost"],),
 }
+DERIVE_ONLY = DERIVE_INPUTS - set(TABLES["node_exporter"])  # read only for derived metrics
 _MATCHER = re.compile(r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*')
 
 
@@ -95,13 +105,16 @@ def plan(names: list[str], q: RangeQuery, sel: str) -> list[Plan]:
     window = step if q.aggregate else (q.rate_window_s or max(2 * q.step, 60.0))
     out = []
     for name in names:
+        if name in DERIVE_ONLY:
+            continue
         if name == UNAME:
             out.append(Plan(UNAME, f"max by (instance, nodename) ({_selector(UNAME, sel)})",
                             False))
             continue
-        source: Source = "dcgm" if name in TABLES["dcgm"] or name.removesuffix(
+        field = canonical_name(name)
+        source: Source = "dcgm" if field in TABLES["dcgm"] or field.removesuffix(
             "_total") in TABLES["dcgm"] else "node_exporter"
-        entries = TABLES[source].get(name) or TABLES[source][name.removesuffix("_total")]
+        entries = TABLES[source].get(field) or TABLES[source][field.removesuffix("_total")]
         keys = sorted({k for e in entries for k, _ in e.labels})
         allowed = {k: "|".join(sorted({v for e in entries for kk, v in e.labels if kk == k}))
                    for k in keys}
@@ -110,12 +123,12 @@ def plan(names: list[str], q: RangeQuery, sel: str) -> list[Plan]:
                                       *(x for e in entries for x in e.entity_labels))))
         series = _selector(name, sel, restrict)
         counter = entries[0].counter
-        if name in REASON_NAMES and q.aggregate:
-            out.extend(_reason_plans(name, series, by, step, q.step))
+        if field in REASON_NAMES and q.aggregate:
+            out.extend(_reason_plans(field, series, by, step, q.step))
         elif counter:
             how = "avg" if any(e.aggregate == "mean" for e in entries) else "sum"
             out.append(Plan(name, f"{how} by ({by}) (rate({series}[{_dur(window)}]))", True))
-        elif name in REASON_NAMES:
+        elif field in REASON_NAMES:
             out.append(Plan(name, f"max by ({by}) ({series})", False))
         elif q.aggregate:
             out.append(Plan(name, f"avg by ({by}) (avg_over_time({series}[{_dur(step)}]))",
@@ -123,6 +136,34 @@ def plan(names: list[str], q: RangeQuery, sel: str) -> list[Plan]:
         else:
             out.append(Plan(name, f"avg by ({by}) ({series})", False))
     return out
+
+
+def derived_plans(names: list[str], q: RangeQuery, sel: str) -> list[Plan]:
+    """Per-core busy (max, saturated count), CPU count and swap used, computed server-side."""
+    step = bin_width(q)
+    window = _dur(step if q.aggregate else (q.rate_window_s or max(2 * q.step, 60.0)))
+    by = ", ".join(NODE_LABELS)
+    plans = []
+    if CPU in names:
+        idle_modes = _selector(CPU, sel, 'mode=~"idle|iowait"')
+        idle = f"sum by ({by}, cpu) (rate({idle_modes}[{window}]))"
+        every = f"sum by ({by}, cpu) (rate({_selector(CPU, sel)}[{window}]))"
+        busy = f"(1 - {idle} / {every})"
+        count = _selector(CPU, sel, 'mode="idle"')
+        if q.aggregate:
+            count = f"last_over_time({count}[{_dur(step)}])"
+        plans += [
+            Plan("derived:host.cpu.core_busy_max", f"max by ({by}) ({busy})", False),
+            Plan("derived:host.cpu.cores_saturated",
+                 f"sum by ({by}) ({busy} >= bool {CORE_SATURATED})", False),
+            Plan("derived:host.cpu.count", f"count by ({by}) ({count})", False)]
+    if {"node_memory_SwapTotal_bytes", "node_memory_SwapFree_bytes"} <= set(names):
+        used = (f"{_selector('node_memory_SwapTotal_bytes', sel)} - "
+                f"{_selector('node_memory_SwapFree_bytes', sel)}")
+        expr = (f"avg by ({by}) (avg_over_time(({used})[{_dur(step)}:{_dur(q.step)}]))"
+                if q.aggregate else f"max by ({by}) ({used})")
+        plans.append(Plan("derived:host.swap_used", expr, False))
+    return plans
 
 
 def _reason_plans(name: str, series: str, by: str, step: float, raw_step: float) -> list[Plan]:
@@ -136,9 +177,15 @@ def _reason_plans(name: str, series: str, by: str, step: float, raw_step: float)
 
 
 def synthetic_names() -> dict[str, list[OutsideName]]:
-    """Outside names of the aggregated clock-reason shares (below any duration counter)."""
-    return {f"{name}&{metric}": [OutsideName("dcgm", f"{name}&{metric}", metric, preference=-1)]
-            for name in REASON_NAMES for metric in BIT_GROUPS}
+    """Outside names of the aggregated clock-reason shares (below any duration counter) and of
+    the derived host metrics."""
+    names = {f"{name}&{metric}": [OutsideName("dcgm", f"{name}&{metric}", metric,
+                                              preference=-1)]
+             for name in REASON_NAMES for metric in BIT_GROUPS}
+    for metric in ("host.cpu.core_busy_max", "host.cpu.cores_saturated", "host.cpu.count",
+                   "host.swap_used"):
+        names[f"derived:{metric}"] = [derived_name(metric)]
+    return names
 
 
 def _dur(seconds: float) -> str:
@@ -165,13 +212,12 @@ def chunks(q: RangeQuery) -> list[tuple[float, float]]:
 
 def discover(client: PromClient, q: RangeQuery, sel: str) -> list[str]:
     """The known metric names with data in the range (one cheap label-values call)."""
-    pattern = '__name__=~"DCGM_.+|node_.+"'
+    pattern = '__name__=~"DCGM_.+|dcgm_.+|node_.+"'
     found = client.api("/api/v1/label/__name__/values", {
         "match[]": [f"{{{pattern}{',' + sel if sel else ''}}}"],
         "start": _num(q.start), "end": _num(q.end)}, method="GET")
     names = [str(n) for n in found or [] if isinstance(n, str)]
-    known = [n for n in names if n == UNAME or n in TABLES["dcgm"] or n in TABLES[
-        "node_exporter"] or n.removesuffix("_total") in TABLES["dcgm"]]
+    known = [n for n in names if wanted(n)]
     return sorted(known)
 
 
@@ -196,7 +242,7 @@ def pull(client: PromClient, q: RangeQuery) -> Trace:
                          f"{', '.join(UTIL_NAMES)} (is dcgm-exporter scraped?)")
     series: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[np.ndarray, np.ndarray]]]
     series = {}
-    plans = plan(names, q, sel)
+    plans = plan(names, q, sel) + derived_plans(names, q, sel)
     for p in plans:
         for start, end in chunks(q):
             client.stats.queries.append(p.expr)
@@ -210,7 +256,8 @@ def pull(client: PromClient, q: RangeQuery) -> Trace:
            for (name, labels), parts in series.items()]
     client.stats.series = len(raw)
     return series_to_trace(raw, source="prometheus", label="this Prometheus data",
-                           default_host=client.url, extra=synthetic_names(), labels={
+                           default_host=client.url, extra=synthetic_names(), derive=False,
+                           labels={
                                "import.format": "prometheus", "import.url": client.url,
                                "import.step_s": f"{bin_width(q):g}",
                                "import.aggregate": str(q.aggregate).lower()})

@@ -17,6 +17,8 @@ import numpy as np
 
 from profiler.catalog import OutsideName, Source, outside_names
 from profiler.importers.assemble import Part, assemble
+from profiler.importers.derive import INPUTS as DERIVE_INPUTS
+from profiler.importers.derive import cpu_parts, swap_parts
 from profiler.importers.meta import absences, build_meta
 from profiler.trace import GpuInfo, HostInfo, Trace
 
@@ -41,12 +43,31 @@ class RawSeries:
     is_rate: bool = False
 
 
+# dcgm-exporter --use-old-namespace (1.x names): `dcgm_` + the field name after DCGM_FI_DEV_
+# (or the whole field name for PROF fields), lower case; two utilization names differ.
+OLD_NAMESPACE = {"dcgm_gpu_utilization": "DCGM_FI_DEV_GPU_UTIL",
+                 "dcgm_mem_copy_utilization": "DCGM_FI_DEV_MEM_COPY_UTIL"}
+
+
+def canonical_name(name: str) -> str:
+    """The dcgm-exporter field name of an old-namespace metric; other names unchanged."""
+    if not name.startswith("dcgm_"):
+        return name
+    if name in OLD_NAMESPACE:
+        return OLD_NAMESPACE[name]
+    upper = name.upper()
+    if upper.startswith("DCGM_FI_"):
+        return upper
+    return "DCGM_FI_DEV_" + upper.removeprefix("DCGM_")
+
+
 def resolve(name: str, labels: Mapping[str, str],
             extra: Mapping[str, list[OutsideName]] | None = None
             ) -> tuple[Source, list[OutsideName]] | None:
     """The catalog entries a series maps to (label restrictions applied), or None."""
     if extra and name in extra:
         return extra[name][0].source, extra[name]
+    name = canonical_name(name)
     for source, table in TABLES.items():
         entries = table.get(name) or table.get(name.removesuffix("_total"))
         if entries:
@@ -57,9 +78,11 @@ def resolve(name: str, labels: Mapping[str, str],
 
 def wanted(name: str) -> bool:
     """Whether a series of this name is worth keeping while parsing."""
-    return name == UNAME or name in TABLES["dcgm"] or name in TABLES["node_exporter"] or (
-        name.endswith("_total") and (name[:-6] in TABLES["dcgm"]
-                                     or name[:-6] in TABLES["node_exporter"]))
+    if name == UNAME or name in DERIVE_INPUTS:
+        return True
+    name = canonical_name(name)
+    base = name.removesuffix("_total")
+    return any(name in t or base in t for t in TABLES.values())
 
 
 def instance_host(labels: Mapping[str, str]) -> str | None:
@@ -102,7 +125,7 @@ class HostNames:
 
 
 def _entity(source: Source, outside: OutsideName, labels: Mapping[str, str]) -> str | None:
-    if source == "dcgm":
+    if source == "dcgm":  # the old namespace also names the label `gpu`
         gpu = labels.get("gpu")
         if gpu is None or not gpu.isdigit() or labels.get("GPU_I_ID"):
             return None  # MIG instances are not GPUs
@@ -115,8 +138,12 @@ def _entity(source: Source, outside: OutsideName, labels: Mapping[str, str]) -> 
 
 def series_to_trace(series: Sequence[RawSeries], *, source: str, label: str,
                     default_host: str, labels: dict[str, str] | None = None,
-                    extra: Mapping[str, list[OutsideName]] | None = None) -> Trace:
-    """Map every known series onto the catalog and assemble one Trace."""
+                    extra: Mapping[str, list[OutsideName]] | None = None,
+                    derive: bool = True) -> Trace:
+    """Map every known series onto the catalog and assemble one Trace.
+
+    `derive` computes the per-core CPU and swap-used metrics from raw per-CPU series (files;
+    a live pull asks Prometheus for them instead)."""
     hosts = HostNames((s.labels for s in series), default_host)
     parts: list[Part] = []
     gpus: dict[tuple[str, str], GpuInfo] = {}
@@ -142,6 +169,11 @@ def series_to_trace(series: Sequence[RawSeries], *, source: str, label: str,
         driver = s.labels.get("DCGM_FI_DRIVER_VERSION")
         if driver:
             drivers.setdefault(host, driver)
+    if derive:
+        raw = [(s.name, s.labels, np.round(np.asarray(s.ts, dtype="float64") * 1e9).astype(
+            "int64"), s.values) for s in series if s.name in DERIVE_INPUTS]
+        parts.extend(cpu_parts(raw, hosts))
+        parts.extend(swap_parts(raw, hosts))
     samples = assemble(parts)
     host_info = [HostInfo(h, driver_version=d) for h, d in drivers.items()]
     sources: list[Source] = ["dcgm", "node_exporter"]
@@ -153,6 +185,7 @@ def series_to_trace(series: Sequence[RawSeries], *, source: str, label: str,
 
 
 def _gpu_info(host: str, entity: str, labels: Mapping[str, str]) -> GpuInfo:
+    """Identity from dcgm-exporter labels (UUID, or uuid under the old namespace)."""
     return GpuInfo(host, entity, int(entity.removeprefix("gpu")),
                    name=labels.get("modelName") or labels.get("model_name"),
                    uuid=labels.get("UUID") or labels.get("uuid"),

@@ -70,20 +70,18 @@ def parse_labels(text: str) -> dict[str, str] | None:
     return labels
 
 
-def _number(text: str) -> float:
-    v = float(text)  # accepts NaN, +Inf, -Inf, 1e3; raises ValueError otherwise
-    return v
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
+_HEAD = re.compile(rf"({_NAME})(\{{(.*)\}})?")
 
 
 class _Collector:
     def __init__(self) -> None:
-        self.series: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[list[float],
-                                                                            list[float]]] = {}
-        self.untimed: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        self.series: dict[SeriesKey, tuple[list[float], list[float]]] = {}
+        self.untimed: dict[SeriesKey, int] = {}
+        self.heads: dict[str, SeriesKey | None] = {}  # `name{labels}` text -> key (None: skip)
         self.scrapes = 0
 
-    def add(self, name: str, labels: dict[str, str], value: float, ts: float | None) -> None:
-        key = (name, tuple(sorted(labels.items())))
+    def add(self, key: SeriesKey, value: float, ts: float | None) -> None:
         times, values = self.series.setdefault(key, ([], []))
         if ts is None:
             seen = self.untimed.get(key, -1) + 1
@@ -114,30 +112,46 @@ def load(path: Path, options: ImportOptions | None = None) -> Trace:
     return _to_trace(path, got, options)
 
 
-def _parse_sample(line: str, got: _Collector, source: str, lineno: int) -> None:
-    m = _SAMPLE.fullmatch(line)
+def _head_key(head: str, line: str, source: str, lineno: int) -> SeriesKey | None:
+    """Validate `name{labels}` once per distinct text; None for series nobody maps."""
+    m = _HEAD.fullmatch(head)
     if not m:
         raise InputError(source, f"not a sample line: {line[:80]!r}", where=f"line {lineno}")
-    name = m.group(1)
-    if not wanted(name):
-        return
     labels = parse_labels(m.group(3)) if m.group(2) else {}
     if labels is None:
         raise InputError(source, f"malformed labels in {line[:80]!r}", where=f"line {lineno}")
+    return (m.group(1), tuple(sorted(labels.items()))) if wanted(m.group(1)) else None
+
+
+def _parse_sample(line: str, got: _Collector, source: str, lineno: int) -> None:
+    close = line.rfind("}")
+    if close >= 0:  # values and timestamps never hold "}": the last one closes the labels
+        head, rest = line[: close + 1], line[close + 1:].split()
+    else:
+        words = line.split()
+        head, rest = words[0], words[1:]
+    if head in got.heads:
+        key = got.heads[head]
+    else:
+        key = got.heads[head] = _head_key(head, line, source, lineno)
+    if not rest or len(rest) > 2 or (close >= 0 and not line[close + 1:close + 2].isspace()):
+        raise InputError(source, f"not a sample line: {line[:80]!r}", where=f"line {lineno}")
+    if key is None:
+        return
     try:
-        value = _number(m.group(4))
-        ts = _number(m.group(5)) if m.group(5) else None
+        value = float(rest[0])  # accepts NaN, +Inf, -Inf, 1e3
+        ts = float(rest[1]) if len(rest) == 2 else None
     except ValueError:
         raise InputError(source, f"value or timestamp is not a number in {line[:80]!r}",
                          where=f"line {lineno}") from None
     if ts is not None:
         if not np.isfinite(ts) or ts < 0:
-            raise InputError(source, f"bad timestamp {m.group(5)!r}", where=f"line {lineno}")
+            raise InputError(source, f"bad timestamp {rest[1]!r}", where=f"line {lineno}")
         ts = ts / 1000.0 if ts >= MS_THRESHOLD else ts
         if ts > MAX_TIME_S:
-            raise InputError(source, f"timestamp {m.group(5)!r} is past the year 2262",
+            raise InputError(source, f"timestamp {rest[1]!r} is past the year 2262",
                              where=f"line {lineno}")
-    got.add(name, labels, value, ts)
+    got.add(key, value, ts)
 
 
 def _to_trace(path: Path, got: _Collector, options: ImportOptions) -> Trace:

@@ -20,6 +20,7 @@ from profiler.importers.assemble import assemble
 from profiler.importers.meta import absences, build_meta
 from profiler.importers.options import ImportOptions
 from profiler.importers.textlog import column_values, gpu_numbers, gpu_parts, row_times
+from profiler.importers.times import local_to_utc_ns, parse_time
 from profiler.trace import Trace
 
 FORMAT = "nvidia-smi-dmon"
@@ -99,7 +100,7 @@ def load(path: Path, options: ImportOptions | None = None) -> Trace:
     samples = assemble(parts)
     meta = build_meta(samples, source=FORMAT,
                       unavailable=absences(samples, ["nvidia-smi-dmon"], "this dmon log",
-                                           host_data=False),
+                                           host_data=False, noun="column"),
                       labels={"import.format": FORMAT, "import.time_origin": origin})
     return Trace(samples, meta)
 
@@ -112,8 +113,8 @@ def _times(col: dict[str, list[str]], gpu: np.ndarray, options: ImportOptions, p
         text = pd.Series(col["Date"]) + " " + pd.Series(col["Time"])
         fmt = "%Y%m%d %H:%M:%S"
     else:  # time of day only: the date comes from --first-row-time or the file's date
-        base = pd.Timestamp(options.start) if options.start else pd.Timestamp(
-            path.stat().st_mtime, unit="s")
+        base = pd.Timestamp(parse_time(options.start, option="--first-row-time"), unit="s") \
+            if options.start else pd.Timestamp(path.stat().st_mtime, unit="s")
         text = base.strftime("%Y%m%d ") + pd.Series(col["Time"])
         fmt = "%Y%m%d %H:%M:%S"
     parsed = pd.to_datetime(text, format=fmt, errors="coerce")
@@ -125,7 +126,5 @@ def _times(col: dict[str, list[str]], gpu: np.ndarray, options: ImportOptions, p
         seconds = parsed.astype("int64").to_numpy() // 10**9
         days = np.cumsum(np.r_[0, np.diff(seconds) < -43200])
         parsed = parsed + pd.to_timedelta(days, unit="D")
-    local = pd.DatetimeIndex(parsed).tz_localize(options.timezone, ambiguous="NaT",
-                                                 nonexistent="shift_forward")
-    ns = np.asarray(local.tz_convert("UTC").as_unit("ns").asi8, dtype="int64")
+    ns = local_to_utc_ns(pd.DatetimeIndex(parsed), options.timezone, source)
     return ns, f"dmon -o {'DT' if 'Date' in col else 'T'} local times, zone {options.timezone}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+import numpy as np
 import pandas as pd
 
 from profiler.errors import UsageError
@@ -50,3 +51,17 @@ def parse_duration(text: str, *, option: str) -> float:
     if not m or float(m.group(1)) <= 0:
         raise UsageError(f"{option}: {text!r} is not a duration like 15s, 1m or 30")
     return float(m.group(1)) * _UNIT_S[m.group(2) or "s"]
+
+
+def local_to_utc_ns(naive: pd.DatetimeIndex, tz: str, source: str) -> np.ndarray:
+    """Naive local times in zone `tz` -> int64 ns UTC; InputError for an unknown zone.
+
+    Times that a DST change skips move forward; the repeated hour is NaT (int64 min).
+    """
+    from profiler.errors import InputError
+
+    try:
+        local = naive.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    except Exception as e:  # zoneinfo and pytz raise several types for an unknown zone
+        raise InputError(source, f"unknown time zone {tz!r} (--timezone): {e}") from None
+    return np.asarray(local.tz_convert("UTC").as_unit("ns").asi8, dtype="int64")

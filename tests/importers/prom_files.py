@@ -90,6 +90,8 @@ def fleet(nodes: list[Node], t: np.ndarray, cpus: int = 4) -> dict[str, Family]:
         put("node_vmstat_pswpout", "unknown", inst, 1000.0 + pages)
         put("node_memory_MemTotal_bytes", "gauge", inst, np.full(len(t), 512e9))
         put("node_memory_MemAvailable_bytes", "gauge", inst, np.where(swap, 2e9, 300e9))
+        put("node_memory_SwapTotal_bytes", "gauge", inst, np.full(len(t), 8e9))
+        put("node_memory_SwapFree_bytes", "gauge", inst, np.where(swap, 2e9, 7e9))
         put("node_uname_info", "gauge", {"nodename": node.name, **inst}, np.ones(len(t)))
     return fam
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,20 @@ def test_first_row_time_must_be_a_time(tmp_path: Path) -> None:
     path = write_smi_dmon(tmp_path / "d.log", seconds=2)
     result = run_cli("diagnose", str(path), "--first-row-time", "yesterday-ish")
     assert result.returncode == 2 and "--first-row-time" in result.stderr
+
+
+def test_unknown_time_zone_is_an_input_error(tmp_path: Path) -> None:
+    path = write_smi_dmon(tmp_path / "d.log", seconds=2, date_time=True)
+    result = run_cli("diagnose", str(path), "--timezone", "Mars/Olympus")
+    assert result.returncode == 2 and "unknown time zone 'Mars/Olympus'" in result.stderr
+
+
+def test_the_hour_repeated_at_dst_end_is_dropped_not_misplaced(tmp_path: Path) -> None:
+    path = write_smi_dmon(tmp_path / "d.log", seconds=4, date_time=True,
+                          start=datetime(2026, 10, 25, 2, 30, 0))  # repeated in Europe/Paris
+    path.write_text(path.read_text() + write_smi_dmon(
+        tmp_path / "e.log", seconds=2, date_time=True,
+        start=datetime(2026, 10, 25, 4, 0, 0)).read_text().split("\n", 2)[2])
+    trace, _ = load_one(path, ImportOptions(timezone="Europe/Paris"))
+    assert trace.start is not None and trace.start.isoformat() == "2026-10-25T03:00:00+00:00"
+    assert len(values(trace, "gpu0", "gpu.power")) == 2

@@ -51,6 +51,12 @@ def check_fleet(trace: Trace) -> None:
     swap_in = series(trace, "node-c", "host", "host.swap_in")
     assert set(np.round(swap_in / 4096)) == {0.0, 20000.0}
     assert len(series(trace, "node-a", "host", "host.mem_available")) == len(TIMES)
+    # derived like the live collector: per-CPU busy = 1 - (idle + iowait) / all modes
+    busiest = series(trace, "node-a", "host", "host.cpu.core_busy_max")
+    np.testing.assert_allclose(busiest, 1 - 0.51 / 0.86, rtol=1e-6)
+    assert set(series(trace, "node-a", "host", "host.cpu.count")) == {4.0}
+    assert set(series(trace, "node-a", "host", "host.cpu.cores_saturated")) == {0.0}
+    assert set(series(trace, "node-c", "host", "host.swap_used")) == {1e9, 6e9}
     info = trace.meta.gpu("node-b", "gpu1")
     assert info is not None and info.name == "NVIDIA H100 80GB HBM3"
     assert info.uuid == "GPU-10.0.0.2-1"
@@ -175,3 +181,19 @@ def test_invalid_json_is_an_input_error(tmp_path: Path) -> None:
     path = write(tmp_path / "cut.json", text[:300])
     with pytest.raises(InputError, match="not valid JSON"):
         prom_json.load(path)
+
+
+def test_old_namespace_and_uuid_label(tmp_path: Path) -> None:
+    text = ("# TYPE dcgm_gpu_utilization gauge\n"
+            'dcgm_gpu_utilization{gpu="0",uuid="GPU-1",Hostname="h"} 40 1790000000000\n'
+            "# TYPE dcgm_sm_clock gauge\n"
+            'dcgm_sm_clock{gpu="0",uuid="GPU-1",Hostname="h"} 1410 1790000000000\n'
+            "# TYPE dcgm_fi_prof_pcie_tx_bytes gauge\n"
+            'dcgm_fi_prof_pcie_tx_bytes{gpu="0",uuid="GPU-1",Hostname="h"} 5e9 1790000000000\n')
+    trace, fmt = load_one(write(tmp_path / "old.prom", text))
+    assert fmt == "prometheus-text"
+    assert series(trace, "h", "gpu0", "gpu.util").tolist() == [0.4]
+    assert series(trace, "h", "gpu0", "gpu.clock_sm").tolist() == [1.41e9]
+    assert series(trace, "h", "gpu0", "gpu.pcie_tx").tolist() == [5e9]
+    info = trace.meta.gpu("h", "gpu0")
+    assert info is not None and info.uuid == "GPU-1"

@@ -93,6 +93,15 @@ def test_aggregation_pulls_far_fewer_points_for_the_same_numbers(
     user = raw.samples[(raw.samples["host"] == "node-a") & (raw.samples["metric"]
                                                             == "host.cpu.user")]["value"]
     assert user.median() == pytest.approx(0.3, rel=1e-3)
+    # per-core metrics computed by Prometheus, as the file importer computes them
+    for trace in (raw, agg):
+        s = trace.samples
+        a = s[(s["host"] == "node-a") & (s["entity"] == "host")]
+        busiest = a[a["metric"] == "host.cpu.core_busy_max"]["value"]
+        assert busiest.median() == pytest.approx(1 - 0.51 / 0.86, rel=1e-3)
+        assert set(a[a["metric"] == "host.cpu.count"]["value"]) == {4.0}
+        swap = s[(s["host"] == "node-c") & (s["metric"] == "host.swap_used")]["value"]
+        assert swap.min() == pytest.approx(1e9) and swap.max() == pytest.approx(6e9, rel=0.01)
 
 
 def test_match_selects_hosts(prom: tuple[str, float, float]) -> None:
