@@ -16,9 +16,27 @@ class Loader:
     name: str
     detect: Callable[[Path], bool]
     load: Callable[[Path], Trace]
+    # Reads several recognised paths as one recording (the ranks of one job), when the format
+    # spreads a recording over files.
+    load_group: Callable[[Sequence[Path]], Trace] | None = None
 
 
-LOADERS: list[Loader] = [Loader("native", is_trace, read_trace)]
+def _pytorch_detect(path: Path) -> bool:
+    from profiler.pytorch.load import detect
+
+    return detect(path)
+
+
+def _pytorch_load_group(paths: Sequence[Path]) -> Trace:
+    from profiler.pytorch.load import load_group  # lazy: numpy-heavy, and orjson
+
+    return load_group(paths)
+
+
+LOADERS: list[Loader] = [
+    Loader("native", is_trace, read_trace),
+    Loader("pytorch", _pytorch_detect, lambda p: _pytorch_load_group([p]), _pytorch_load_group),
+]
 
 
 def load_one(path: str | Path) -> tuple[Trace, str]:
@@ -35,5 +53,14 @@ def load_one(path: str | Path) -> tuple[Trace, str]:
 
 def load_many(paths: Sequence[str | Path]) -> tuple[Trace, tuple[str, ...]]:
     """Read several recordings (hosts or windows) into one Trace; also returns their formats."""
-    loaded = [load_one(p) for p in paths]
+    rest = [Path(p) for p in paths]
+    loaded: list[tuple[Trace, str]] = []
+    for loader in LOADERS:
+        if loader.load_group is None:
+            continue
+        group = [p for p in rest if p.exists() and loader.detect(p)]
+        if len(group) > 1:
+            loaded.append((loader.load_group(group), loader.name))
+            rest = [p for p in rest if p not in group]
+    loaded += [load_one(p) for p in rest]
     return Trace.concat([t for t, _ in loaded]), tuple(dict.fromkeys(f for _, f in loaded))

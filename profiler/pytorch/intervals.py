@@ -42,7 +42,9 @@ class Merged:
         """Covered time inside each window [lo, hi)."""
         if not len(self.starts):
             return np.zeros(np.shape(lo), dtype=np.int64)
-        return self.covered_before(np.asarray(hi)) - self.covered_before(np.asarray(lo))
+        out: np.ndarray = (self.covered_before(np.asarray(hi))
+                           - self.covered_before(np.asarray(lo)))
+        return out
 
 
 EMPTY = Merged(np.zeros(0, np.int64), np.zeros(0, np.int64))

@@ -96,11 +96,13 @@ class _Columns:
 
 
 def _floats(values: list[Any]) -> np.ndarray:
+    out: np.ndarray
     try:
-        return np.asarray(values, dtype=np.float64)
+        out = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
+        out = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
             dtype=np.float64)
+    return out
 
 
 def _ints(values: list[Any]) -> np.ndarray:
