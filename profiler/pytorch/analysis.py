@@ -55,7 +55,8 @@ class TorchAnalysis:
         return float(self.temporal["total_ns"].sum())
 
     def idle_by_category(self) -> pd.DataFrame:
-        """Per rank: idle µs per category, summed over streams."""
+        """Per rank: idle µs per category, summed over streams (streams overlap in time, so
+        the sum can exceed the rank's idle time: use the shares)."""
         if self.idle.empty:
             return pd.DataFrame(columns=["host_wait", "kernel_wait", "other"])
         table = self.idle.pivot_table(index="rank", columns="idle_category", values="idle_us",
@@ -83,9 +84,7 @@ class TorchAnalysis:
                 "idle_pct": _num(t, "idle_pct"),
                 "compute_pct": _num(t, "compute_pct"),
                 "non_compute_pct": _num(t, "non_compute_pct"),
-                "idle_host_wait_us": _num(i, "host_wait"),
-                "idle_kernel_wait_us": _num(i, "kernel_wait"),
-                "idle_other_us": _num(i, "other"),
+                **_idle_shares(i),
                 "comm_overlap_pct": _clean(self.overlap.get(r)),
                 "steps": None if s is None else int(s["steps"]),
                 "step_time_us": _num(s, "step_time_us"),
@@ -96,6 +95,14 @@ class TorchAnalysis:
                 "tensor_core_eligible_pct": _pct(tc, "tc_eligible_share"),
             }
         return {"breakdown": out}
+
+
+def _idle_shares(row: pd.Series | None) -> dict[str, float | None]:
+    """HTA's idle categories as % of the streams' idle gaps."""
+    keys = ("host_wait", "kernel_wait", "other")
+    total = float(row.sum()) if row is not None else 0.0
+    return {f"idle_{k}_pct": (_clean(100.0 * float(row[k]) / total)
+                              if row is not None and total > 0 else None) for k in keys}
 
 
 def _clean(value: Any) -> float | None:
