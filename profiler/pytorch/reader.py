@@ -8,6 +8,7 @@ the analyses compare integers. Only the fields the analyses read are kept.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,26 +77,39 @@ class _Columns:
         self.symbols: dict[str, dict[str, int]] = {"cat": {}, "name": {}, "pid": {}, "tid": {}}
 
     def add(self, batch: list[Any]) -> None:
-        ev = [e for e in batch if isinstance(e, dict) and e.get("ph") == "X"
-              and "dur" in e and e.get("cat")]
-        if not ev:
+        # HTA's rule: an event with a duration and a category (so no instants, flows, metadata).
+        # One pass over the events, one over their args; columns come out of zip (in C).
+        rows = [(e.get("ts"), e["dur"], e["cat"], e.get("name", ""), e.get("pid", ""),
+                 e.get("tid", ""), a if type(a := e.get("args")) is dict else _EMPTY)
+                for e in batch if type(e) is dict and "dur" in e and e.get("cat")]
+        if not rows:
             return
-        args = [a if isinstance(a := e.get("args"), dict) else _EMPTY for e in ev]
+        ts, dur, cat, name, pid, tid, args = zip(*rows, strict=True)
         c = self.chunks
-        c["ts"].append(_floats([e.get("ts") for e in ev]))
-        c["dur"].append(_floats([e.get("dur") for e in ev]))
-        for key in ("cat", "name", "pid", "tid"):
-            table = self.symbols[key]
-            c[key].append(np.fromiter((table.setdefault(str(e.get(key, "")), len(table))
-                                       for e in ev), dtype=np.int32, count=len(ev)))
-        c["stream"].append(_ints([a.get("stream", -1) for a in args]))
-        c["correlation"].append(_ints([a.get("correlation", -1) for a in args]))
-        c["external_id"].append(_ints([a.get("External id", a.get("external id", -1))
-                                       for a in args]))
-        c["device"].append(_ints([a.get("device", -1) for a in args]))
+        c["ts"].append(_floats(ts))
+        c["dur"].append(_floats(dur))
+        for key, values in (("cat", cat), ("name", name), ("pid", pid), ("tid", tid)):
+            c[key].append(self._intern(key, values))
+        ids = [(a.get("stream", -1), a.get("correlation", -1),
+                a.get("External id", a.get("external id", -1)), a.get("device", -1))
+               for a in args]
+        for key, values in zip(("stream", "correlation", "external_id", "device"),
+                               zip(*ids, strict=True), strict=True):
+            c[key].append(_ints(values))
 
 
-def _floats(values: list[Any]) -> np.ndarray:
+    def _intern(self, key: str, values: Sequence[Any]) -> np.ndarray:
+        """Codes into the rank's symbol table: factorize the batch in C, then map only its
+        distinct values through the table."""
+        codes, uniques = pd.factorize(np.array(values, dtype=object), use_na_sentinel=False)
+        table = self.symbols[key]
+        remap = np.fromiter((table.setdefault(str(u), len(table)) for u in uniques),
+                            dtype=np.int32, count=len(uniques))
+        out: np.ndarray = remap[codes]
+        return out
+
+
+def _floats(values: Sequence[Any]) -> np.ndarray:
     out: np.ndarray
     try:
         out = np.asarray(values, dtype=np.float64)
@@ -105,7 +119,7 @@ def _floats(values: list[Any]) -> np.ndarray:
     return out
 
 
-def _ints(values: list[Any]) -> np.ndarray:
+def _ints(values: Sequence[Any]) -> np.ndarray:
     """Integer arguments; anything not a number (a string stream, null) becomes -1, as in HTA."""
     try:
         arr = np.asarray(values, dtype=np.float64)

@@ -125,3 +125,33 @@ def test_malformed_trace_fails_with_one_line_and_exit_2(tmp_path: Path, content:
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in out.stderr
+
+
+def test_exposed_copies_are_pcie_bound_and_hidden_ones_are_not(tmp_path: Path) -> None:
+    exposed = gpu_op("gpu_memcpy", "Memcpy HtoD (Pageable -> Device)", 7, 52, 58, 40)
+    hidden = gpu_op("gpu_memcpy", "Memcpy HtoD (Pinned -> Device)", 9, 11, 17, 41)
+    doc = worked_example([exposed, launch(51, 40), hidden, launch(9, 41)])
+    report = _report(write(tmp_path / "t.json", doc))
+    found = _ids(report)["pcie-bound"]
+    # span 10..58 = 48 µs; exposed host copies: M [30,35) + [52,58) = 11; the hidden one sits
+    # under gemm A [10,20)
+    assert found["gpu_time_lost"] == pytest.approx(11 / 48, abs=1e-6)
+
+
+@pytest.mark.skipif(not NW0.exists(), reason=NEEDS_TRACES)
+def test_fp32_convolutions_on_a_volta_leave_tensor_cores_unused() -> None:
+    report = _report(NW0)
+    found = _ids(report)["tensor-cores-unused"]
+    b = report["breakdown"]["0"]
+    assert b["tensor_core_kernel_pct"] == 0 and b["tensor_core_eligible_pct"] > 10
+    assert "7.x" in found["summary"] and found["gpu_time_lost"] > 0.05
+
+
+@pytest.mark.skipif(not (TRACES / "tracelens/mi300/resnet_act_checkpoint.json.gz").exists(),
+                    reason=NEEDS_TRACES)
+def test_communication_with_nothing_beside_it_is_allreduce_bound() -> None:
+    report = _report(TRACES / "tracelens/mi300/resnet_act_checkpoint.json.gz")
+    found = _ids(report)["allreduce-bound"]
+    assert found["severity"] == "critical" and found["gpu_time_lost"] > 0.5
+    # AMD: tensor-core kernel names are NVIDIA's, so that rule is not checked
+    assert "tensor-cores-unused" in {n["rule"] for n in report["not_checked"]}
