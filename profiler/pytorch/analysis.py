@@ -63,9 +63,19 @@ class TorchAnalysis:
                                       aggfunc="sum", fill_value=0.0)
         return table.reindex(columns=["host_wait", "kernel_wait", "other"], fill_value=0.0)
 
+    def _kernel_types(self, rank: int) -> dict[str, float | None]:
+        """HTA's kernel-type table for one rank: % of GPU busy time by exclusive combination."""
+        t = self.kernel_types[self.kernel_types["rank"] == rank]
+        return {str(k): _clean(v) for k, v in zip(t["kernel_type"], t["pct"], strict=True)}
+
+    def _top(self, rank: int, n: int = 5) -> list[dict[str, Any]]:
+        """The kernels with the most total time on one rank, any type."""
+        return _top_rows(self.top_kernels[self.top_kernels["rank"] == rank], n)
+
     def report_extras(self) -> dict[str, Any]:
         """The JSON report's `breakdown` object, keyed by rank (docs/report-format.md)."""
         idle = self.idle_by_category()
+        x = self.cross_rank
         out: dict[str, Any] = {}
         for info in self.ranks:
             r = info.rank
@@ -93,8 +103,22 @@ class TorchAnalysis:
                     p: _num(s, f"{p}_pct") for p in (*steps.PARTS, "other")},
                 "tensor_core_kernel_pct": _pct(tc, "tc_kernel_share"),
                 "tensor_core_eligible_pct": _pct(tc, "tc_eligible_share"),
+                "step_time_vs_median": _num(x.loc[r] if r in x.index else None, "vs_median"),
+                "collective_late_mean_us": _num(x.loc[r] if r in x.index else None,
+                                                "late_mean_us"),
+                "kernel_types_pct": self._kernel_types(r),
+                "top_kernels": self._top(r),
             }
         return {"breakdown": out}
+
+
+def _top_rows(table: pd.DataFrame, n: int) -> list[dict[str, Any]]:
+    rows = table.sort_values("total_us", ascending=False).head(n)
+    return [{"name": str(name), "type": str(kind), "total_us": _clean(total),
+             "count": int(count), "mean_us": _clean(mean)}
+            for name, kind, total, count, mean in zip(
+                rows["name"], rows["kernel_type"], rows["total_us"], rows["count"],
+                rows["mean_us"], strict=True)]
 
 
 def _idle_shares(row: pd.Series | None) -> dict[str, float | None]:
