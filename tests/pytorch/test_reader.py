@@ -119,3 +119,21 @@ def test_memory_stays_well_below_the_expanded_trace() -> None:
         tracemalloc.stop()
     assert len(frame) == 23646 + 11923 + 8772 + 312 + 12 + 1  # its X events: ops, runtime, ...
     assert peak < expanded / 3, f"peak {peak / 1e6:.0f} MB for a {expanded / 1e6:.0f} MB trace"
+
+
+@given(cut=st.integers(0, 10_000), junk=st.binary(max_size=8), gz=st.booleans())
+def test_any_damage_gives_a_trace_or_an_input_error_naming_the_file(
+        tmp_path_factory: pytest.TempPathFactory, cut: int, junk: bytes, gz: bool) -> None:
+    from profiler.pytorch.load import load_group
+
+    good = json.dumps(worked_example(), indent=1).encode()
+    cut = min(cut, len(good))
+    data = good[:cut] + junk + good[cut + len(junk):]
+    path = tmp_path_factory.mktemp("f") / ("t.json.gz" if gz else "t.json")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    try:
+        trace = load_group([path])
+    except InputError as e:
+        assert str(path) in str(e)
+    else:
+        assert "pytorch" in trace.analyses
