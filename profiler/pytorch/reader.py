@@ -32,8 +32,8 @@ class RankEvents:
     path: Path
     rank_source: str  # "distributedInfo", "file name" or "ordinal"
     origin_ns: int  # absolute time (epoch ns where the trace says so) of ts == 0
-    frame: pd.DataFrame  # ts, dur (int64 ns), cat, name (categorical), pid, tid (str codes),
-    # stream, correlation, external_id, device (int64, -1 when absent)
+    frame: pd.DataFrame  # ts, dur (int64 ns), cat, name (categorical), stream, correlation,
+    # external_id, device (int64, -1 when absent)
     devices: list[dict[str, Any]] = field(default_factory=list)
     distributed: dict[str, Any] = field(default_factory=dict)
 
@@ -69,33 +69,32 @@ def trace_files(path: Path) -> list[Path]:
 class _Columns:
     """Accumulates batches of parsed events into lists of column chunks."""
 
-    FIELDS = ("ts", "dur", "cat", "name", "pid", "tid", "stream", "correlation",
-              "external_id", "device")
+    FIELDS = ("ts", "dur", "cat", "name", "stream", "correlation", "external_id", "device")
 
     def __init__(self) -> None:
         self.chunks: dict[str, list[np.ndarray]] = {f: [] for f in self.FIELDS}
-        self.symbols: dict[str, dict[str, int]] = {"cat": {}, "name": {}, "pid": {}, "tid": {}}
+        self.symbols: dict[str, dict[str, int]] = {"cat": {}, "name": {}}
 
     def add(self, batch: list[Any]) -> None:
         # HTA's rule: an event with a duration and a category (so no instants, flows, metadata).
         # One pass over the events, one over their args; columns come out of zip (in C).
-        rows = [(e.get("ts"), e["dur"], e["cat"], e.get("name", ""), e.get("pid", ""),
-                 e.get("tid", ""), a if type(a := e.get("args")) is dict else _EMPTY)
+        rows = [(e.get("ts"), e["dur"], e["cat"], e.get("name", ""),
+                 (a := e["args"] if type(e.get("args")) is dict else _EMPTY).get("stream", -1),
+                 a.get("correlation", -1), a.get("External id", a.get("external id", -1)),
+                 a.get("device", -1))
                 for e in batch if type(e) is dict and "dur" in e and e.get("cat")]
         if not rows:
             return
-        ts, dur, cat, name, pid, tid, args = zip(*rows, strict=True)
+        columns = zip(*rows, strict=True)
         c = self.chunks
-        c["ts"].append(_floats(ts))
-        c["dur"].append(_floats(dur))
-        for key, values in (("cat", cat), ("name", name), ("pid", pid), ("tid", tid)):
-            c[key].append(self._intern(key, values))
-        ids = [(a.get("stream", -1), a.get("correlation", -1),
-                a.get("External id", a.get("external id", -1)), a.get("device", -1))
-               for a in args]
-        for key, values in zip(("stream", "correlation", "external_id", "device"),
-                               zip(*ids, strict=True), strict=True):
-            c[key].append(_ints(values))
+        for key in self.FIELDS:
+            values = next(columns)
+            if key in ("ts", "dur"):
+                c[key].append(_floats(values))
+            elif key in self.symbols:
+                c[key].append(self._intern(key, values))
+            else:
+                c[key].append(_ints(values))
 
 
     def _intern(self, key: str, values: Sequence[Any]) -> np.ndarray:
@@ -167,9 +166,9 @@ def _frame(cols: _Columns, ts: np.ndarray, dur: np.ndarray) -> pd.DataFrame:
                 else np.zeros(0, np.int64))
 
     return pd.DataFrame({
-        "ts": ts, "dur": dur, "cat": cat("cat"), "name": cat("name"), "pid": cat("pid"),
-        "tid": cat("tid"), "stream": ints("stream"), "correlation": ints("correlation"),
-        "external_id": ints("external_id"), "device": ints("device"),
+        "ts": ts, "dur": dur, "cat": cat("cat"), "name": cat("name"), "stream": ints("stream"),
+        "correlation": ints("correlation"), "external_id": ints("external_id"),
+        "device": ints("device"),
     })
 
 
