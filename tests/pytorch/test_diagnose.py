@@ -155,3 +155,17 @@ def test_communication_with_nothing_beside_it_is_allreduce_bound() -> None:
     assert found["severity"] == "critical" and found["gpu_time_lost"] > 0.5
     # AMD: tensor-core kernel names are NVIDIA's, so that rule is not checked
     assert "tensor-cores-unused" in {n["rule"] for n in report["not_checked"]}
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_terminal_and_markdown_reports_show_the_breakdown_per_rank(tmp_path: Path,
+                                                                   fmt: str) -> None:
+    path = write(tmp_path / "t.json", worked_example())
+    out = run_cli("diagnose", str(path), "-f", fmt)
+    assert out.returncode == 0, out.stderr
+    assert "GPU time per rank" in out.stdout
+    table = out.stdout[out.stdout.index("GPU time per rank"):]
+    row = next(line for line in table.splitlines() if "rank0/gpu0" in line)
+    # the worked example: span 40 µs, idle 25 %, compute 50 %, non-compute 25 %, 50 % hidden
+    for cell in ("0.0 ms", "25.0 %", "50.0 %"):
+        assert cell in row, row
