@@ -150,6 +150,12 @@ _METRICS: tuple[Metric, ...] = (
     _m("disk.busy", "ratio", "disk",
        "share of time with I/O in flight (%util; 1.0 is not saturation on NVMe or RAID)"),
     _m("disk.queue_depth", "count", "disk", "average requests in flight (weighted I/O time)"),
+    # --- GPU timeline from a profiler trace (PyTorch/Kineto), one entity per rank's GPU ---------
+    _m("timeline.gpu_busy", "ratio", "gpu",
+       "share of the bin with GPU activity in the profiler timeline: kernels, copies, memsets "
+       "and sync waits of the rank, all streams pooled (HTA's busy time)"),
+    _m("timeline.compute_busy", "ratio", "gpu",
+       "share of the bin with a computation kernel running (HTA's compute time)"),
     # --- network -------------------------------------------------------------------------------
     _m("nic.rx", "bytes/s", "nic", "bytes received"),
     _m("nic.tx", "bytes/s", "nic", "bytes sent"),

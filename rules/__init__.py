@@ -15,11 +15,13 @@ from rules import gpu_idle as gpu_idle
 from rules import gpu_memory_pressure as gpu_memory_pressure
 from rules import hardware_slowdown as hardware_slowdown
 from rules import host_swap_storm as host_swap_storm
+from rules import launch_bound as launch_bound
 from rules import memory_bandwidth_bound as memory_bandwidth_bound
 from rules import numa_misaligned as numa_misaligned
 from rules import pcie_bound as pcie_bound
 from rules import pcie_link_degraded as pcie_link_degraded
 from rules import power_capping as power_capping
+from rules import pytorch as pytorch  # timeline variants of the ids above
 from rules import straggler as straggler
 from rules import tensor_cores_unused as tensor_cores_unused
 from rules import thermal_throttling as thermal_throttling

@@ -9,6 +9,8 @@ if TYPE_CHECKING:
 
 from profiler.report import Report, verdict
 from profiler.reports import shaping
+from profiler.reports.breakdown import HEADER as BREAKDOWN_HEADER
+from profiler.reports.breakdown import breakdown_rows
 
 SEVERITY_MARK = {"critical": "🔴 critical", "warning": "🟡 warning", "info": "🔵 info"}
 
@@ -62,6 +64,12 @@ class MarkdownRenderer:
                      else f", {cost.money_lost_per_day:,.2f} per day at this rate")
             lines.append(f"**Cost:** {cost.gpu_hours_lost:.2f} of {cost.gpu_hours:.2f} GPU-hours "
                          f"lost ({shaping.percent(cost.lost_fraction)}){money}.")
+            lines.append("")
+        rows = breakdown_rows(report)
+        if rows:  # profiler timelines: HTA's and the TensorBoard plugin's numbers per rank
+            lines += ["**GPU time per rank:**", "", "| " + " | ".join(BREAKDOWN_HEADER) + " |",
+                      "|" + "---|" * len(BREAKDOWN_HEADER)]
+            lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
             lines.append("")
         if report.not_checked:
             lines.append("**Not checked:**")

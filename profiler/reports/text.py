@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 from profiler.report import Report, verdict
 from profiler.reports import shaping
+from profiler.reports.breakdown import HEADER as BREAKDOWN_HEADER
+from profiler.reports.breakdown import breakdown_rows
 
 WIDTH = 100
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
@@ -47,6 +49,18 @@ class TextRenderer:
                 console.print(_details(rank, finding))
         console.print()
         console.print(_cost(report))
+        rows = breakdown_rows(report)
+        if rows:  # profiler timelines: HTA's and the TensorBoard plugin's numbers per rank
+            console.print()
+            console.print(Text("GPU time per rank (HTA shares of the span; DataLoader: of the "
+                               "step):", style="bold"))
+            table = Table(box=None, pad_edge=False, header_style="bold")
+            for name in BREAKDOWN_HEADER:
+                table.add_column(name, no_wrap=True, min_width=len(name),
+                                 justify="left" if name == "GPU" else "right")
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
         if report.not_checked:
             console.print()
             console.print(Text("Not checked:", style="bold"))

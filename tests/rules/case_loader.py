@@ -24,6 +24,8 @@ VALUE may be hex ("0x24") or "nan" (a gap). Parsed without eval.
 
 from __future__ import annotations
 
+import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,8 @@ def load_cases() -> list[RuleCase]:
 
 
 def build_trace(body: dict[str, Any]) -> Trace:
+    if "kineto" in body:  # a PyTorch profiler trace document, read by the real loader
+        return _kineto_trace(body["kineto"])
     series = {entity: {metric: parse_values(v) for metric, v in metrics.items()}
               for entity, metrics in body.get("samples", {}).items()}
     trace = Trace.from_series(series, interval_s=float(body.get("interval_s", 1.0)),
@@ -93,6 +97,29 @@ def build_trace(body: dict[str, Any]) -> Trace:
             started=meta.started, ended=meta.ended, hosts=meta.hosts,
             gpus=gpus or meta.gpus, processes=procs), trace.events)
     return trace
+
+
+def _kineto_trace(doc: dict[str, Any]) -> Trace:
+    """`kineto: {traceEvents: [...]}`; GPU rows may be written as [name, stream, ts, end,
+    correlation, launch_ts] for a kernel and its cudaLaunchKernel."""
+    from profiler.pytorch.load import load_group
+
+    events = []
+    for e in doc.get("traceEvents", []):
+        if isinstance(e, list):
+            name, stream, ts, end, corr, launch = e
+            events += [{"ph": "X", "cat": "kernel", "name": name, "pid": 0, "tid": stream,
+                        "ts": ts, "dur": end - ts,
+                        "args": {"stream": stream, "correlation": corr, "device": 0}},
+                       {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel",
+                        "pid": 1, "tid": 1, "ts": launch, "dur": 1,
+                        "args": {"correlation": corr}}]
+        else:
+            events.append(e)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rank0.json"
+        path.write_text(json.dumps({**doc, "traceEvents": events}))
+        return load_group([path])
 
 
 def run_case(case: RuleCase):  # -> RuleOutcome
