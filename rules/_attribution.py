@@ -25,7 +25,7 @@ MIN_GPU_TIME_LOST = Threshold(
            "input-bound' (kModeratelyInfeedBoundThresholdInPercent = 5); the PyTorch TensorBoard "
            "plugin recommends more DataLoader workers above the same 5 % (pytorch/kineto "
            "tb_plugin/torch_tb_profiler/profiler/data.py, dataloader_ratio > 0.05)",
-    help="smallest share of all GPU-time the cause must cost to be reported")
+    help="smallest share of the affected host's GPU-time the cause must cost to be reported")
 MIN_LIFT = Threshold(
     0.10, unit="ratio", bounds=(0.0, 1.0),
     source="twice the 5 % input-bound floor of the TensorFlow profiler: the extra idle share "
@@ -170,9 +170,16 @@ def _lift_z(wait: np.ndarray, cause: np.ndarray, k: int) -> float:
 
 def attribute(f: Features, cause: pd.DataFrame, wait: pd.DataFrame,
               th: Thresholds) -> Attribution:
-    """Blame `wait` (bins x GPUs) on `cause` (bins x GPUs) only if they line up in time."""
+    """Blame `wait` (bins x GPUs) on `cause` (bins x GPUs) only if they line up in time.
+
+    The floor `min_gpu_time_lost` applies to the GPUs in `wait` (one host's, for host causes),
+    so that one swapping node of a 64-node fleet is still named; the loss reported stays a
+    share of all GPU-time, which ranks it against the rest of the fleet.
+    """
     cause = cause.reindex(index=wait.index, columns=wait.columns)
     co = f.cooccurrence(cause, wait)
+    own_bins = int(f.gpu_util().reindex(columns=wait.columns).notna().to_numpy().sum())
+    own_share = co.lost * (f.gpu_bins() or 1) / max(own_bins, 1)
     present = (cause > 0.5) & wait.notna()
     during = wait.where(present).fillna(0.0)
     total = f.gpu_bins() or 1
@@ -181,7 +188,7 @@ def attribute(f: Features, cause: pd.DataFrame, wait: pd.DataFrame,
     always = co.cause_share >= th.always_share
     z = _lift_z(wait.to_numpy(dtype="float64"), cause.to_numpy(dtype="float64"),
                 len(wait.columns))
-    if co.lost < th.min_gpu_time_lost:
+    if own_share < th.min_gpu_time_lost:
         fires = False
     elif always:
         fires = co.idle_with >= th.always_min_idle and co.idle_covered >= th.always_share

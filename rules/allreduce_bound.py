@@ -34,7 +34,7 @@ COMM_LOST = Threshold(
     0.10, unit="ratio", bounds=(0.0, 1.0),
     source=f"the PyTorch TensorBoard plugin reports 'high time cost on communication' above "
            f"10 % of step time ({TB_PLUGIN}, communication_ratio > 0.1)",
-    help="smallest share of all GPU-time in exposed communication to report")
+    help="smallest share of the host's GPU-time in exposed communication to report")
 
 
 def exposed_comm(f: Features, th: Thresholds) -> pd.DataFrame:
@@ -64,8 +64,8 @@ def allreduce_bound(f: Features, th: Thresholds) -> list[Finding]:
     Fires when: on a host, the share of time GPUs spend in exposed communication (gpu.util >=
     `util_busy` while gpu.sm_active < `sm_low`, counted as util - sm_active) is larger while a
     link runs near its limit than while it does not (lift >= `min_lift`, at least `min_z`
-    standard errors), and that time is at least `min_gpu_time_lost` of all GPU-time. A link is
-    near its limit when NVLink carries >= `nvlink_busy` of its per-direction capacity (link
+    standard errors), and that time is at least `min_gpu_time_lost` of the host's GPU-time. A
+    link is near its limit when NVLink carries >= `nvlink_busy` of its per-direction capacity (link
     count x per-link rate from the metadata or the GPU model), or an InfiniBand port or NIC on
     the host carries >= `net_busy` of its line rate. When a link is that busy in nearly every
     bin (>= `always_share`), it fires only if exposed communication is >= `always_min_idle`.

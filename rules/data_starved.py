@@ -93,7 +93,7 @@ def data_starved(f: Features, th: Thresholds) -> list[Finding]:
     Fires when: GPUs that ran work idle in gaps (runs of bins at least half idle) that recur
     (at least `min_gaps` of them, no one gap holding more than `max_stall_share` of their
     idle time), the gaps hold at least `min_gpu_time_lost` of each such GPU's job window and
-    of all GPU-time, and none of storage, CPU, swap or PCIe saturation lines up with them in
+    of the host's GPU-time, and none of storage, CPU, swap or PCIe saturation lines up with them in
     time (the tests of data-starved-storage, data-starved-cpu, host-swap-storm and
     pcie-bound, with this rule's thresholds). The loss is the idle time inside the gaps. The
     summary says what data could have explained it: "no disk, CPU or memory metrics" versus
@@ -123,7 +123,8 @@ def data_starved(f: Features, th: Thresholds) -> list[Finding]:
                    and gaps[g].longest_share <= th.max_stall_share
                    and gaps[g].waiting >= th.min_gpu_time_lost * wait[g].notna().sum()]
         lost = sum(gaps[g].waiting for g in starved) / total
-        if not starved or lost < th.min_gpu_time_lost:
+        own_bins = int(f.gpu_util()[host_gpus(f, host)].notna().to_numpy().sum())
+        if not starved or lost * total / max(own_bins, 1) < th.min_gpu_time_lost:
             continue
         causes = [c for c in (storage_cause(f, host, th), cpu_cause(f, host, th),
                               swap_cause(f, host, th)) if c is not None]

@@ -33,7 +33,7 @@ def data_starved_cpu(f: Features, th: Thresholds) -> list[Finding]:
 
     Fires when: a host's GPUs are idler while its CPUs are saturated than while they are not
     (lift >= `min_lift`, at least `min_z` standard errors), and that idle time is at least
-    `min_gpu_time_lost` of all GPU-time. CPUs are saturated in a bin when all CPUs together
+    `min_gpu_time_lost` of the host's GPU-time. CPUs are saturated in a bin when all CPUs together
     are busy (host.cpu.user + system >= `cpu_busy`), the busiest core is pegged
     (host.cpu.core_busy_max >= `core_busy`, a single-threaded loader), or tasks queue for a
     CPU (host.psi.cpu_some >= `psi_cpu`). When the CPUs are saturated in nearly every bin

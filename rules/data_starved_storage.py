@@ -24,7 +24,7 @@ def data_starved_storage(f: Features, th: Thresholds) -> list[Finding]:
 
     Fires when: a host's GPUs are idler while storage is saturated than while it is not (lift
     >= `min_lift`, at least `min_z` standard errors), and that idle time is at least
-    `min_gpu_time_lost` of all GPU-time. Storage is saturated in a bin when a local disk is
+    `min_gpu_time_lost` of the host's GPU-time. Storage is saturated in a bin when a local disk is
     busy (disk.busy >= `disk_busy`) while reading more than it writes, or when tasks stall on
     I/O (host.psi.io_some >= `psi_io` or host.cpu.iowait >= `iowait`), which also covers
     network filesystems; a NIC receiving at >= `nic_busy` of its speed during those stalls is

@@ -25,7 +25,7 @@ def host_swap_storm(f: Features, th: Thresholds) -> list[Finding]:
 
     Fires when: a host's GPUs are idler while it swaps than while it does not (lift >=
     `min_lift`, at least `min_z` standard errors), and that idle time is at least
-    `min_gpu_time_lost` of all GPU-time. The host swaps in a bin when host.swap_in +
+    `min_gpu_time_lost` of the host's GPU-time. The host swaps in a bin when host.swap_in +
     host.swap_out >= `swap_rate`; a trace without swap counters uses PSI memory stalls
     (host.psi.memory_some >= `psi_memory`). Major faults and available memory are shown as
     evidence. When swapping goes on in nearly every bin (>= `always_share`), the timing cannot

@@ -45,8 +45,8 @@ def pcie_bound(f: Features, th: Thresholds) -> list[Finding]:
     is not recorded) while their PCIe link carries >= `pcie_busy` of the trained link's
     per-direction bandwidth (catalog.pcie_bandwidth of the fastest gen x width reached) than
     while it does not (lift >= `min_lift`, at least `min_z` standard errors), and that waiting
-    is at least `min_gpu_time_lost` of all GPU-time. When the link is that busy in nearly every
-    bin (>= `always_share`), it fires only if the SMs wait >= `always_min_idle` of the time.
+    is at least `min_gpu_time_lost` of the host's GPU-time. When the link is that busy in nearly
+    every bin (>= `always_share`), it fires only if the SMs wait >= `always_min_idle` of the time.
     Does not fire when: the link is busy but the copies overlap with compute (SMs busy), the
     link generation and width are unknown (then: not checked), the GPUs are idle only during
     start-up or teardown, or the loss is below `min_gpu_time_lost`.
