@@ -94,7 +94,10 @@ def side_from_trace(trace: Trace, label: str, sources: tuple[SourceFile, ...],
     findings = tuple(FindingDigest(f.id, f.severity, f.gpu_time_lost, tuple(f.entities))
                      for f in report.findings)
     hits: dict[str, int] = {}
-    windows = settings.windows if "finding_loss" in settings.figures else 0
+    # Analyses of a whole recording (a PyTorch timeline's steps) cannot be cut into time
+    # windows: such a side is judged on its whole-recording findings and its step times.
+    windowed = "finding_loss" in settings.figures and not trace.analyses
+    windows = settings.windows if windowed else 0
     if windows:
         losses, hits = _window_losses(trace, features, settings, config)
         for finding_id, values in losses.items():

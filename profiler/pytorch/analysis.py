@@ -46,6 +46,14 @@ class TorchAnalysis:
     cross_rank: pd.DataFrame  # step_time_us, vs_median, late arrival
     exposure: pd.DataFrame  # GPU time (ns) exposed per cause, for the rules
 
+    def step_times(self) -> np.ndarray:
+        """Each profiled step's duration in seconds, in step order: the slowest rank's, since a
+        synchronous job moves at its pace (what `profiler gate` compares as step_time)."""
+        if self.steps.empty:
+            return np.empty(0)
+        per_step = self.steps.groupby("step")["step_us"].max().sort_index()
+        return per_step.to_numpy(dtype="float64") / 1e6
+
     def info(self, rank: int) -> RankInfo:
         return next(r for r in self.ranks if r.rank == rank)
 
