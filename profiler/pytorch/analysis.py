@@ -52,7 +52,8 @@ class TorchAnalysis:
         if self.steps.empty:
             return np.empty(0)
         per_step = self.steps.groupby("step")["step_us"].max().sort_index()
-        return per_step.to_numpy(dtype="float64") / 1e6
+        seconds: np.ndarray = per_step.to_numpy(dtype="float64") / 1e6
+        return seconds
 
     def info(self, rank: int) -> RankInfo:
         return next(r for r in self.ranks if r.rank == rank)
