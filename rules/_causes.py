@@ -68,7 +68,7 @@ MAJOR_FAULTS = 500.0  # node-mixin NodeMemoryMajorPagesFaults, memoryMajorPagesF
 MEM_AVAILABLE = 0.10  # awesome-prometheus-alerts HostOutOfMemory: < 10 % of memory available
 
 STORAGE_THRESHOLDS = {"disk_busy": DISK_BUSY, "iowait": IO_WAIT, "psi_io": PSI_IO,
-                      "nic_busy": NIC_BUSY}
+                      "nic_busy": NIC_BUSY, "swap_rate": SWAP_RATE}
 CPU_THRESHOLDS = {"cpu_busy": CPU_BUSY, "core_busy": CORE_BUSY, "psi_cpu": PSI_CPU}
 SWAP_THRESHOLDS = {"swap_rate": SWAP_RATE, "psi_memory": PSI_MEMORY}
 
@@ -141,21 +141,35 @@ def write_stall(f: Features, host: str, th: Thresholds) -> pd.Series | None:
     return pd.concat(flags, axis=1).max(axis=1).fillna(0.0)
 
 
+def _swapping(f: Features, host: str, th: Thresholds) -> pd.Series | None:
+    """1.0 in bins where `host` swaps at least `swap_rate` (in plus out), else 0.0."""
+    parts = [s for s in (host_series(f, "host.swap_in", host),
+                         host_series(f, "host.swap_out", host)) if s is not None]
+    if not parts:
+        return None
+    swap = pd.concat(parts, axis=1).sum(axis=1, min_count=1)
+    return hot(swap, th.swap_rate).fillna(0.0)
+
+
 def storage_cause(f: Features, host: str, th: Thresholds) -> HostCause | None:
     """Local disks busy while reading, or tasks stalled on I/O (which also covers NFS/Lustre);
-    stalls while a local disk is saturated writing are checkpoints, not input."""
+    stalls while a local disk is saturated writing are checkpoints, not input, and disk load and
+    stalls while the host swaps are the swap device's (host-swap-storm's ground)."""
     signals: list[Signal] = []
     busy = f.wide("disk.busy")
     reads = f.wide("disk.read")
+    swapping = _swapping(f, host, th)
+    not_swapping = 1.0 - swapping if swapping is not None else 1.0
     for disk in host_columns(busy, host):
         b = busy[disk]
+        reading = hot(b, th.disk_busy).where(~_disk_writing(f, disk, b.index), 0.0)
         signals.append(Signal("disk.busy", disk, b, th.disk_busy, "ratio",
-                              hot(b, th.disk_busy).where(~_disk_writing(f, disk, b.index), 0.0),
+                              reading * not_swapping,
                               note="busy while reading more than writing"))
         if disk in reads.columns:
             signals.append(Signal("disk.read", disk, reads[disk], None, "bytes/s"))
     checkpointing = write_stall(f, host, th)
-    not_writing = (1.0 - checkpointing) if checkpointing is not None else 1.0
+    not_writing = ((1.0 - checkpointing) if checkpointing is not None else 1.0) * not_swapping
     stalls: list[pd.Series] = []
     for metric, key in (("host.psi.io_some", "psi_io"), ("host.cpu.iowait", "iowait")):
         s = host_series(f, metric, host)

@@ -24,8 +24,8 @@ def data_starved_storage(f: Features, th: Thresholds) -> list[Finding]:
 
     Fires when: a host's GPUs are idler while storage is saturated than while it is not (lift
     >= `min_lift`, at least `min_z` standard errors), and that idle time is at least
-    `min_gpu_time_lost` of the host's GPU-time. Storage is saturated in a bin when a local disk is
-    busy (disk.busy >= `disk_busy`) while reading more than it writes, or when tasks stall on
+    `min_gpu_time_lost` of the host's GPU-time. Storage is saturated in a bin when a local disk
+    is busy (disk.busy >= `disk_busy`) while reading more than it writes, or when tasks stall on
     I/O (host.psi.io_some >= `psi_io` or host.cpu.iowait >= `iowait`), which also covers
     network filesystems; a NIC receiving at >= `nic_busy` of its speed during those stalls is
     named as the network filesystem's link. When storage is saturated in nearly every bin
@@ -33,8 +33,10 @@ def data_starved_storage(f: Features, th: Thresholds) -> list[Finding]:
     >= `always_min_idle` and the saturation covers >= `always_share` of the idle time.
     Does not fire when: storage is busy but the GPUs are busy too, the disk is busy writing
     (checkpoints, logs: I/O stalls while a local disk is saturated writing are not counted
-    either; data-starved reports such gaps), the GPUs are idle only during start-up or
-    teardown, or brief bursts (a periodic checkpoint) cost less than `min_gpu_time_lost`.
+    either; data-starved reports such gaps), the host swaps at least `swap_rate` (disk load
+    and I/O stalls then are the swap device's: host-swap-storm), the GPUs are idle only during
+    start-up or teardown, or brief bursts (a periodic checkpoint) cost less than
+    `min_gpu_time_lost`.
     Remedy: stage data on local NVMe or in page cache, add loader workers and prefetch, read
     in large sequential shards; for a network filesystem, check its throughput and the NIC.
     Sources: iostat(1) %util semantics; samber/awesome-prometheus-alerts (HostCpuHighIowait,

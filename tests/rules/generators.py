@@ -159,12 +159,18 @@ def cpu_hovering(seed: int, idle_level: float, *, cpu_level: float = 0.92,
     return Scenario(series, idle / (n * n_gpus) if cpu_level >= 0.9 else 0.0, gpus)
 
 
-def swap_storm(seed: int, idle_level: float, *, aligned: bool = True, n: int = 600) -> Scenario:
+def swap_storm(seed: int, idle_level: float, *, aligned: bool = True, n: int = 600,
+               healthy_hosts: int = 0) -> Scenario:
+    """node1 swaps while its two GPUs wait; `healthy_hosts` more nodes (node2, ...) of two busy
+    GPUs each, not swapping, make it a fleet."""
     rng = np.random.default_rng(seed)
     wait = step_mask(rng, n, idle_level)
     sat = wait if aligned else shifted(wait)
     gpus = ["node1/gpu0", "node1/gpu1"]
-    series, lost = gpus_waiting(rng, wait, gpus)
+    busy = tuple(f"node{h}/gpu{g}" for h in range(2, 2 + healthy_hosts) for g in range(2))
+    series, lost = gpus_waiting(rng, wait, gpus, busy_gpus=busy)
+    for h in range(2, 2 + healthy_hosts):
+        series[f"node{h}/host"] = {"host.swap_in": [0.0] * n, "host.swap_out": [0.0] * n}
     series["node1/host"] = {
         "host.swap_in": np.abs(_levels(rng, sat, (0.0, 1e4), (2e7, 9e7), 1e4)).tolist(),
         "host.swap_out": np.abs(_levels(rng, sat, (0.0, 1e4), (1e7, 5e7), 1e4)).tolist(),
