@@ -18,6 +18,7 @@ import pandas as pd
 
 from profiler.errors import InputError
 from profiler.pytorch.jsonstream import open_text, stream_events
+from profiler.pytorch.prettystream import NotPretty, stream_pretty
 
 SNIFF_BYTES = 1 << 16
 _RANK_IN_NAME = re.compile(r"rank[-_]?(\d+)", re.IGNORECASE)
@@ -132,7 +133,11 @@ def _ints(values: Sequence[Any]) -> np.ndarray:
 def read_rank(path: Path) -> tuple[pd.DataFrame, int, dict[str, Any]]:
     """One file -> (events frame, origin_ns, top-level metadata). Raises InputError."""
     cols = _Columns()
-    meta = stream_events(path, cols.add)
+    try:
+        meta = stream_pretty(path, cols.add)
+    except NotPretty:
+        cols = _Columns()  # start over with the scanner, which reads any layout
+        meta = stream_events(path, cols.add)
     if not cols.chunks["ts"]:
         frame = _frame(cols, np.zeros(0, np.int64), np.zeros(0, np.int64))
         return frame, _base_ns(meta), meta

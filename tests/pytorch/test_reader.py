@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from profiler.errors import InputError
 from profiler.pytorch.jsonstream import stream_events
-from profiler.pytorch.reader import read_rank, read_ranks
-from tests.pytorch.kineto import NEEDS_TRACES, NW0, worked_example, write
+from profiler.pytorch.prettystream import NotPretty, stream_pretty
+from profiler.pytorch.reader import read_rank, read_ranks, sniff
+from tests.pytorch.kineto import NEEDS_TRACES, NW0, TRACES, worked_example, write
 
 
 def _streamed(path: Path, chunk: int) -> tuple[list[Any], dict[str, Any]]:
@@ -137,3 +138,50 @@ def test_any_damage_gives_a_trace_or_an_input_error_naming_the_file(
         assert str(path) in str(e)
     else:
         assert "pytorch" in trace.analyses
+
+
+@given(names=st.lists(NASTY, min_size=1, max_size=8), indent=st.integers(1, 4),
+       chunk=st.integers(1, 64))
+def test_the_pretty_path_reads_what_json_load_reads_or_steps_aside(
+        tmp_path_factory: pytest.TempPathFactory, names: list[str], indent: int,
+        chunk: int) -> None:
+    doc = {"schemaVersion": 1, "deviceProperties": [{"id": 0, "name": "x{[\"}\n  }"}],
+           "traceEvents": [{"ph": "X", "cat": "kernel", "name": n, "ts": i, "dur": 1,
+                            "args": {"grid": [1, 2, 3], "s": n, "nested": {"a": [n]}}}
+                           for i, n in enumerate(names)],
+           "distributedInfo": {"rank": 3, "pg_config": [{"ranks": [0, 1]}]}}
+    path = tmp_path_factory.mktemp("p") / "t.json"
+    path.write_text(json.dumps(doc, indent=indent))
+    events: list[Any] = []
+    meta = stream_pretty(path, events.extend, chunk=chunk)
+    assert events == doc["traceEvents"]
+    assert meta == {k: v for k, v in doc.items() if k != "traceEvents"}
+
+
+def test_the_pretty_path_steps_aside_for_compact_json(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.json", worked_example())
+    path.write_text(json.dumps(worked_example(), separators=(",", ":")))
+    with pytest.raises(NotPretty):
+        stream_pretty(path, lambda batch: None)
+
+
+@pytest.mark.skipif(not TRACES.is_dir(), reason=NEEDS_TRACES)
+def test_the_pretty_path_and_the_scanner_agree_on_every_real_trace() -> None:
+    files = sorted(TRACES.rglob("*.json.gz")) + sorted(TRACES.rglob("*.json"))
+    pretty = 0
+    for path in files:
+        if not sniff(path):
+            continue
+        scanned: list[Any] = []
+        try:
+            meta = stream_events(path, scanned.extend)
+        except InputError:
+            continue
+        fast: list[Any] = []
+        try:
+            fast_meta = stream_pretty(path, fast.extend)
+        except NotPretty:
+            continue
+        assert fast == scanned and fast_meta == meta, path
+        pretty += 1
+    assert pretty >= 10
