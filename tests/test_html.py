@@ -84,3 +84,19 @@ def test_screenshot_is_not_blank(report_file: tuple[Path, str], tmp_path: Path) 
     shot = tmp_path / "shot.png"
     run_chromium(tmp_path, "--window-size=1400,2000", f"--screenshot={shot}", path.as_uri())
     assert shot.exists() and not png_is_blank(shot)
+
+
+def test_pytorch_trace_report_shows_rank_bars_and_the_timeline(tmp_path: Path) -> None:
+    trace_file = (Path(__file__).resolve().parents[2] / "shared" / "traces" / "kineto_tb"
+                  / "resnet50_num_workers_0" / "worker0.1623143089861.pt.trace.json.gz")
+    if not trace_file.exists():
+        pytest.skip("../shared/traces is absent: real PyTorch traces are read from there")
+    trace, source = api.load([trace_file])
+    page = tmp_path / "torch.html"
+    page.write_text(api.render(api.diagnose(trace, source), "html", trace=trace))
+    result = run_chromium(tmp_path, "--dump-dom", page.as_uri())
+    assert [line for line in result.stderr.splitlines() if ":CONSOLE" in line] == []
+    assert 'data-rendered="ok"' in result.stdout
+    assert result.stdout.count("class=\"bar\"") == 1  # one rank
+    assert "step 177.6 ms" in result.stdout
+    assert "GPU busy (from the profiler timeline)" in result.stdout

@@ -38,6 +38,8 @@ class ChartSpec:
 CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec("gpu-util", "GPU utilization (kernel running)", ("gpu.util",), "ratio", 100, "%"),
     ChartSpec("gpu-sm", "SM activity", ("gpu.sm_active",), "ratio", 100, "%"),
+    ChartSpec("timeline-busy", "GPU busy (from the profiler timeline)",
+              ("timeline.gpu_busy", "timeline.compute_busy"), "ratio", 100, "%"),
     ChartSpec("gpu-tensor", "Tensor-core activity", ("gpu.tensor_active",), "ratio", 100, "%"),
     ChartSpec("gpu-dram", "DRAM bandwidth activity", ("gpu.dram_active",), "ratio", 100, "%"),
     ChartSpec("gpu-clock", "SM clock (shaded: throttled)", ("gpu.clock_sm",), "Hz", 1e-6, "MHz"),
