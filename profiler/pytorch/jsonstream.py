@@ -39,7 +39,7 @@ def open_text(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-class _Scanner:
+class Scanner:
     """Carries string/escape/depth state over chunk boundaries."""
 
     def __init__(self) -> None:
@@ -83,7 +83,7 @@ class _Scanner:
 def stream_events(path: Path, on_batch: Callable[[list[Any]], None],
                   chunk: int = CHUNK) -> dict[str, Any]:
     """Call `on_batch` with each batch of parsed events; return the other top-level members."""
-    scanner = _Scanner()
+    scanner = Scanner()
     rest = bytearray()  # the document with the event array's contents cut out
     partial = bytearray()  # bytes of an event not yet closed
     in_events = False

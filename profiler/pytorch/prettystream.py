@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from profiler.errors import InputError
-from profiler.pytorch.jsonstream import CHUNK, MAX_METADATA, _Scanner, open_text
+from profiler.pytorch.jsonstream import CHUNK, MAX_METADATA, Scanner, open_text
 
 _EVENTS_OPEN = re.compile(rb'"traceEvents"\s*:\s*\[\s*?(\n +)\{')
 
@@ -80,7 +80,7 @@ def stream_pretty(path: Path, on_batch: Callable[[list[Any]], None],
 def _require_top_level_key(before: bytes) -> None:
     """The "traceEvents" found must be a key of the top-level object, not text in a string or
     a key of a nested object."""
-    scanner = _Scanner()
+    scanner = Scanner()
     scanner.scan(before)
     if scanner.depth != 1 or scanner.in_string:
         raise NotPretty
