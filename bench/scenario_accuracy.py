@@ -44,7 +44,7 @@ def main() -> None:
             runs = [serious_findings(scenario, gpus, args.duration, seed)
                     for seed in range(1, args.seeds + 1)]
             got = Counter(ids[0] if ids else None for ids in runs)
-            extra = Counter(i for ids in runs for i in ids[1:])
+            extra = Counter(i for ids in runs for i in ids[1:] if i != ids[0])
             hits = got.pop(want, 0)
             total += args.seeds
             correct += hits
