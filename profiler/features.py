@@ -8,6 +8,7 @@ is numpy over whole columns: the only Python loops run over metrics, hosts or en
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -316,9 +317,11 @@ class Features:
         """Share of each bin each GPU ran no kernel: the GPU time that a cause can cost."""
         return 1.0 - self.gpu_util()
 
-    def gpu_bins(self) -> int:
-        """Observed GPU-bins: the denominator of every gpu_time_lost."""
-        return int(self.gpu_util().notna().to_numpy().sum())
+    def gpu_bins(self, gpus: Sequence[str] | None = None) -> int:
+        """Observed GPU-bins: the denominator of every gpu_time_lost (of `gpus` only, if given:
+        the denominator of a host's own share)."""
+        util = self.gpu_util() if gpus is None else self.gpu_util().reindex(columns=gpus)
+        return int(util.notna().to_numpy().sum())
 
     def lost_fraction(self, weights: pd.DataFrame) -> float:
         """Sum of per-GPU-bin lost shares over all observed GPU-bins (0..1)."""

@@ -178,11 +178,10 @@ def attribute(f: Features, cause: pd.DataFrame, wait: pd.DataFrame,
     """
     cause = cause.reindex(index=wait.index, columns=wait.columns)
     co = f.cooccurrence(cause, wait)
-    own_bins = int(f.gpu_util().reindex(columns=wait.columns).notna().to_numpy().sum())
-    own_share = co.lost * (f.gpu_bins() or 1) / max(own_bins, 1)
+    total = f.gpu_bins() or 1
+    own_share = co.lost * total / max(f.gpu_bins(list(wait.columns)), 1)
     present = (cause > 0.5) & wait.notna()
     during = wait.where(present).fillna(0.0)
-    total = f.gpu_bins() or 1
     lost_by_gpu = during.sum() / total
     own_lost = during.sum() / wait.notna().sum().replace(0, np.nan)
     always = co.cause_share >= th.always_share

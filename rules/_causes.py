@@ -141,14 +141,17 @@ def write_stall(f: Features, host: str, th: Thresholds) -> pd.Series | None:
     return pd.concat(flags, axis=1).max(axis=1).fillna(0.0)
 
 
-def _swapping(f: Features, host: str, th: Thresholds) -> pd.Series | None:
-    """1.0 in bins where `host` swaps at least `swap_rate` (in plus out), else 0.0."""
+def _swap_rate(f: Features, host: str) -> pd.Series | None:
+    """Bytes/s `host` swaps in plus out, or None without swap counters."""
     parts = [s for s in (host_series(f, "host.swap_in", host),
                          host_series(f, "host.swap_out", host)) if s is not None]
-    if not parts:
-        return None
-    swap = pd.concat(parts, axis=1).sum(axis=1, min_count=1)
-    return hot(swap, th.swap_rate).fillna(0.0)
+    return pd.concat(parts, axis=1).sum(axis=1, min_count=1) if parts else None
+
+
+def _swapping(f: Features, host: str, th: Thresholds) -> pd.Series | None:
+    """1.0 in bins where `host` swaps at least `swap_rate` (in plus out), else 0.0."""
+    swap = _swap_rate(f, host)
+    return hot(swap, th.swap_rate).fillna(0.0) if swap is not None else None
 
 
 def storage_cause(f: Features, host: str, th: Thresholds) -> HostCause | None:
@@ -235,16 +238,14 @@ def cpu_cause(f: Features, host: str, th: Thresholds) -> HostCause | None:
 def swap_cause(f: Features, host: str, th: Thresholds) -> HostCause | None:
     """Pages swapped in or out; PSI memory stalls where the trace has no swap counters."""
     signals: list[Signal] = []
-    parts = [s for s in (host_series(f, "host.swap_in", host),
-                         host_series(f, "host.swap_out", host)) if s is not None]
-    if parts:
-        swap = pd.concat(parts, axis=1).sum(axis=1, min_count=1)
+    swap = _swap_rate(f, host)
+    if swap is not None:
         signals.append(Signal("host.swap_in+swap_out", host, swap, th.swap_rate, "bytes/s",
                               hot(swap, th.swap_rate), note="pages swapped in plus out"))
     for metric in ("host.psi.memory_some", "host.psi.memory_full"):
         s = host_series(f, metric, host)
         if s is not None:
-            trigger = hot(s, th.psi_memory) if not parts and metric.endswith("some") else None
+            trigger = hot(s, th.psi_memory) if swap is None and metric.endswith("some") else None
             signals.append(Signal(metric, host, s, th.psi_memory, "ratio", trigger,
                                   note="share of time tasks stalled on memory"))
     faults = host_series(f, "host.major_faults", host)

@@ -98,14 +98,15 @@ def blame_cause(f: Features, cause: HostCause, wait: pd.DataFrame,
     if timed:
         hot_bins, a = max(timed, key=lambda pair: pair[1].co.lost)
         return Blame(cause, a, wait_during(wait, hot_bins.reindex(wait.index)))
-    contradicted = any(not a.always and a.co.cause_share >= 1.0 - th.always_share
-                       and a.z < LEANS_Z for _, a in tested)
+    # z of each signal that comes and goes often enough for its timing to be compared
+    coming_and_going = [a.z for _, a in tested
+                        if not a.always and a.co.cause_share >= 1.0 - th.always_share]
+    contradicted = any(z < LEANS_Z for z in coming_and_going)
     present = cause.present.reindex(wait.index)
     a = attribute(f, _spread(present, wait), wait, th)
     if a.fires and a.always and not contradicted:
         return Blame(cause, a, wait_during(wait, present))
-    leans_against = any(not a.always and a.co.cause_share >= 1.0 - th.always_share
-                        and a.z <= -LEANS_Z for _, a in tested)
+    leans_against = any(z <= -LEANS_Z for z in coming_and_going)
     if leans_against or not _saturated_on_average(cause, wait):
         return None
     # A resource that hovers at its limit has troughs just under the threshold in which it is

@@ -123,7 +123,7 @@ def data_starved(f: Features, th: Thresholds) -> list[Finding]:
                    and gaps[g].longest_share <= th.max_stall_share
                    and gaps[g].waiting >= th.min_gpu_time_lost * wait[g].notna().sum()]
         lost = sum(gaps[g].waiting for g in starved) / total
-        own_bins = int(f.gpu_util()[host_gpus(f, host)].notna().to_numpy().sum())
+        own_bins = f.gpu_bins(host_gpus(f, host))
         if not starved or lost * total / max(own_bins, 1) < th.min_gpu_time_lost:
             continue
         causes = [c for c in (storage_cause(f, host, th), cpu_cause(f, host, th),
