@@ -175,13 +175,18 @@ def _is_events_key(buf: bytes, p: int, rest: bytearray) -> bool:
     return m is not None and m.group(1) == b"traceEvents"
 
 
+def parse_events(data: bytes | bytearray) -> list[Any]:
+    """A run of comma-separated events cut from the event array; raises orjson.JSONDecodeError
+    when it is not whole events."""
+    body = bytes(data).strip().strip(b",")
+    return orjson.loads(b"[" + body + b"]") if body else []
+
+
 def _flush(path: Path, data: bytes | bytearray, on_batch: Callable[[list[Any]], None],
            offset: int) -> None:
-    body = bytes(data).strip().strip(b",")
-    if not body:
-        return
     try:
-        batch = orjson.loads(b"[" + body + b"]")
+        batch = parse_events(data)
     except orjson.JSONDecodeError as e:
         raise InputError(str(path), f"malformed event near byte {offset}: {e}") from None
-    on_batch(batch)
+    if batch:
+        on_batch(batch)

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from profiler.errors import InputError
-from profiler.pytorch.jsonstream import CHUNK, MAX_METADATA, Scanner, open_text
+from profiler.pytorch.jsonstream import CHUNK, MAX_METADATA, Scanner, open_text, parse_events
 
 _EVENTS_OPEN = re.compile(rb'"traceEvents"\s*:\s*\[\s*?(\n +)\{')
 
@@ -87,11 +87,9 @@ def _require_top_level_key(before: bytes) -> None:
 
 
 def _parse_batch(data: bytes | bytearray, on_batch: Callable[[list[Any]], None]) -> None:
-    body = bytes(data).strip().strip(b",")
-    if not body:
-        return
     try:
-        batch = orjson.loads(b"[" + body + b"]")
+        batch = parse_events(data)
     except orjson.JSONDecodeError:
         raise NotPretty from None
-    on_batch(batch)
+    if batch:
+        on_batch(batch)
